@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+.PHONY: demo test lint typecheck setup setup-dev clean
+
+setup:
+	scripts/setup.sh
+
+setup-dev:
+	scripts/setup.sh --dev
+
+# Set everything up, then assess the bundled example firmware with its manufacturer's declaration.
+demo: setup
+	@img=$$(scripts/build-example.sh) && \
+	.venv/bin/iotcop assess firmware "$$img" --declaration examples/smart-camera/declaration.yaml -o build/demo; \
+	rc=$$?; echo "(exit code $$rc: 1 means a mandatory requirement failed, as it should for this example)"; \
+	test $$rc -le 1
+
+# Set everything up, then run the whole test suite, the linter and the type checker.
+test: setup-dev
+	.venv/bin/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	test $$rc -eq 0
+	.venv/bin/ruff check iotcop tests
+	.venv/bin/mypy
+
+clean:
+	rm -rf build .venv .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""The public operations: assess an input and get one ``Assessment`` back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from iotcop._version import __version__
+from iotcop.catalogue import Catalogue, load_catalogue
+from iotcop.checks.registry import REGISTRY
+from iotcop.declaration import Declaration
+from iotcop.evaluation import evaluate, summarise
+from iotcop.firmware.accounts import Accounts
+from iotcop.firmware.extract import Limits
+from iotcop.firmware.facts import FirmwareFacts, collect_firmware
+from iotcop.firmware.services import BootServices
+from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
+from iotcop.model import NEEDS, Assessment, EvidenceKind, RunStatus, Target, ToolInfo
+from iotcop.runner import Unavailable, run_checks
+
+Clock = Callable[[], dt.datetime]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def assess_firmware(
+    image: Path,
+    declaration: Declaration | None = None,
+    *,
+    limits: Limits | None = None,
+    catalogue: Catalogue | None = None,
+    clock: Clock = _now,
+) -> Assessment:
+    """Assess a firmware image (file or unpacked directory), optionally with the manufacturer's declaration.
+
+    Raises ``ImageError`` only when the image cannot be opened at all; content that cannot be analysed
+    gives INCONCLUSIVE verdicts with the reason.
+    """
+    catalogue = catalogue or load_catalogue()
+    facts = collect_firmware(image, limits)
+    try:
+        return _assess(facts, declaration, catalogue, clock)
+    finally:
+        facts.close()
+
+
+def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Catalogue, clock: Clock) -> Assessment:
+    bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials()}
+    unavailable = {
+        EvidenceKind.NETWORK: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.NETWORK]),
+        EvidenceKind.DOCUMENT: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DOCUMENT]),
+    }
+    inputs = [EvidenceKind.FIRMWARE]
+    if facts.root is None:
+        unavailable[EvidenceKind.FIRMWARE] = Unavailable(RunStatus.INCONCLUSIVE, facts.no_root_reason)
+    else:
+        bag[Accounts] = facts.accounts
+        bag[BootServices] = facts.boot
+    if declaration is None:
+        unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
+    else:
+        bag[Declaration] = declaration
+        inputs.append(EvidenceKind.DECLARATION)
+    result = run_checks(REGISTRY, bag, unavailable)
+    verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
+    product = declaration.product if declaration else None
+    notes = [*facts.extraction.notes, *facts.accounts.problems]
+    if facts.root is None:
+        notes.insert(0, facts.no_root_reason)
+    return Assessment(
+        tool=ToolInfo(version=__version__),
+        target=Target(kind="firmware", name=facts.identity.name, sha256=facts.identity.sha256,
+                      size=facts.identity.size, product=product.name if product else None,
+                      version=product.firmware_version if product else None),
+        generated_at=clock().astimezone(dt.UTC).isoformat(timespec="seconds"),
+        inputs=tuple(inputs),
+        catalogues=catalogue.refs(),
+        extraction=tuple(facts.extraction.steps),
+        notes=tuple(notes),
+        check_runs=result.runs,
+        findings=result.findings,
+        verdicts=verdicts,
+        summary=summarise(catalogue, verdicts),
+    )

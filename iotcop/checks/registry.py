@@ -1,0 +1,126 @@
+"""Check declaration and the one explicit list of all checks.
+
+``@check(...)`` attaches a ``CheckSpec`` to a function and registers nothing: the checks that exist are
+exactly those named in ``_ALL`` below (sslyze's ``scan_commands.py`` idea), so importing a module never
+changes what runs. The runner fills a check's parameters from their annotated types.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from iotcop.errors import UsageError
+from iotcop.model import EvidenceKind, Finding, Severity
+
+CheckFunc = Callable[..., Iterable[Finding]]
+F = TypeVar("F", bound=CheckFunc)
+
+_ID_PREFIX = {
+    EvidenceKind.FIRMWARE: "fw.",
+    EvidenceKind.NETWORK: "net.",
+    EvidenceKind.DOCUMENT: "doc.",
+    EvidenceKind.DECLARATION: "decl.",
+}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What a check is, apart from what it does: the user-facing metadata."""
+
+    id: str
+    title: str
+    kind: EvidenceKind
+    severity: Severity
+    remediation: str
+    rationale: str
+    func: CheckFunc
+
+    @property
+    def reads(self) -> dict[str, type]:
+        """Parameter name → the fact or knowledge type the check reads."""
+        hints = typing.get_type_hints(self.func)
+        return {name: hints[name] for name in inspect.signature(self.func).parameters}
+
+    def finding(self, **fields: Any) -> Finding:
+        """A finding of this check, with its id, title, severity and remediation filled in."""
+        values = {"check_id": self.id, "title": self.title, "severity": self.severity,
+                  "remediation": self.remediation, **fields}
+        return Finding(**values)
+
+
+def check(*, id: str, title: str, kind: EvidenceKind, severity: Severity, remediation: str) -> Callable[[F], F]:
+    """Declare a check. Its docstring is its rationale; its function name is the last segment of its id."""
+
+    def wrap(func: F) -> F:
+        if not id.startswith(_ID_PREFIX[kind]):
+            raise ValueError(f"{id}: a {kind} check id starts with {_ID_PREFIX[kind]!r}")
+        if func.__name__ != id.rsplit(".", 1)[1].replace("-", "_"):
+            raise ValueError(f"{id}: the function must be named after the last segment of its id")
+        # paragraphs of the docstring, each on one line: the text is shown to users, not to Python
+        doc = "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(func.__doc__ or "").split("\n\n"))
+        if not doc:
+            raise ValueError(f"{id}: a check's docstring is its rationale; write one")
+        spec = CheckSpec(id=id, title=title, kind=kind, severity=severity, remediation=remediation,
+                         rationale=doc, func=func)
+        func.spec = spec  # type: ignore[attr-defined]
+        return func
+
+    return wrap
+
+
+def spec_of(func: CheckFunc) -> CheckSpec:
+    spec = getattr(func, "spec", None)
+    if not isinstance(spec, CheckSpec):
+        raise TypeError(f"{func!r} is not decorated with @check")
+    return spec
+
+
+class Registry:
+    """An ordered, duplicate-free set of check specs."""
+
+    def __init__(self, funcs: Iterable[CheckFunc]) -> None:
+        self._specs: dict[str, CheckSpec] = {}
+        for func in funcs:
+            spec = spec_of(func)
+            if spec.id in self._specs:
+                raise ValueError(f"check id {spec.id} registered twice")
+            self._specs[spec.id] = spec
+
+    def __iter__(self) -> Iterator[CheckSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._specs
+
+    def ids(self) -> list[str]:
+        return list(self._specs)
+
+    def get(self, check_id: str) -> CheckSpec:
+        try:
+            return self._specs[check_id]
+        except KeyError:
+            raise UsageError(f"no check {check_id!r}") from None
+
+
+def _all_checks() -> tuple[CheckFunc, ...]:
+    from iotcop.checks.decl import consistency, ics
+    from iotcop.checks.fw import credentials, services
+
+    return (
+        credentials.empty_password,
+        credentials.default_password,
+        credentials.weak_hash,
+        services.telnet_enabled,
+        ics.missing_justification,
+        consistency.contradiction,
+    )
+
+
+REGISTRY = Registry(_all_checks())

@@ -1,0 +1,242 @@
+"""The ``iotcop`` command line: parses, calls the API, picks a renderer.
+
+Exit codes (DESIGN.md): 0 no mandatory requirement failed, 1 at least one failed, 2 usage error,
+3 the input could not be assessed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from iotcop import terminal
+from iotcop._version import __version__
+from iotcop.api import assess_firmware
+from iotcop.catalogue import load_catalogue
+from iotcop.checks.registry import REGISTRY
+from iotcop.declaration import load_declaration, template
+from iotcop.doctor import diagnose
+from iotcop.errors import InputError, IotcopError, UsageError
+from iotcop.model import RunStatus
+from iotcop.reports.json import assessment_schema, render_json
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+
+app = typer.Typer(help="A repeatable, evidence-based security baseline for consumer IoT products.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+catalogue_app = typer.Typer(help="The requirement catalogue: frameworks, requirements, coverage.", no_args_is_help=True)
+assess_app = typer.Typer(help="Assess a product and write its assessment.", no_args_is_help=True)
+declaration_app = typer.Typer(help="The manufacturer's declaration (ICS + IXIT).", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(assess_app, name="assess")
+app.add_typer(declaration_app, name="declaration")
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+FORMAT = typer.Option(Format.TABLE, "--format", "-f", help="table for people, json for machines.")
+
+
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def handles_errors(func: F) -> F:
+    """Turn iotcop's errors into a clear message and the documented exit code, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except InputError as exc:
+            err.print(f"[red]cannot assess:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_INPUT) from None
+        except IotcopError as exc:
+            err.print(f"[red]internal error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_INPUT) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"iotcop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """iotcop judges a product against the UK CoP, ETSI EN 303 645 and the UK PSTI law, with evidence."""
+
+
+@catalogue_app.command("list")
+@handles_errors
+def catalogue_list(
+    framework: str = typer.Option(..., "--framework", help="en303645, cop2018 or psti."),
+    fmt: Format = FORMAT,
+) -> None:
+    """Every requirement of a framework with its status and condition."""
+    fw = load_catalogue().framework(framework)
+    if fmt is Format.JSON:
+        _emit_json({"framework": fw.info.model_dump(mode="json"),
+                    "requirements": [r.model_dump(mode="json") for r in fw.requirements]})
+    else:
+        out.print(terminal.framework_table(fw))
+
+
+@catalogue_app.command("coverage")
+@handles_errors
+def catalogue_coverage(fmt: Format = FORMAT) -> None:
+    """Per framework: requirements with an automated check, a declaration path only, or nothing yet."""
+    catalogue = load_catalogue()
+    if fmt is Format.JSON:
+        _emit_json({fw.id: {req.id: req.coverage for req in fw.requirements} for fw in catalogue.frameworks})
+    else:
+        out.print(terminal.coverage_table(catalogue))
+
+
+@app.command()
+@handles_errors
+def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, psti:sch1-1) or a check id."),
+            fmt: Format = FORMAT) -> None:
+    """A requirement (status, guideline and law it belongs to, checks) or a check (and who cites it)."""
+    catalogue = load_catalogue()
+    if identifier in REGISTRY:
+        spec = REGISTRY.get(identifier)
+        citing = catalogue.citing(identifier)
+        if fmt is Format.JSON:
+            _emit_json({"check": spec.id, "title": spec.title, "kind": spec.kind.value,
+                        "severity": spec.severity.value, "rationale": spec.rationale,
+                        "remediation": spec.remediation,
+                        "cited_by": [{"framework": f.id, "requirement": r.id, "as": how} for f, r, how in citing]})
+        else:
+            terminal.print_check(out, spec, citing)  # type: ignore[arg-type]
+        return
+    matches = catalogue.find(identifier) if (":" in identifier or any(
+        identifier in fw for fw in catalogue.frameworks)) else []
+    if not matches:
+        planned = catalogue.citing(identifier)
+        if planned:
+            raise UsageError(f"{identifier} is a planned check, not built yet; cited by "
+                             + ", ".join(f"{f.id}:{r.id}" for f, r, _ in planned))
+        raise UsageError(f"{identifier!r} is neither a requirement nor a check (try `iotcop catalogue list`)")
+    docs = []
+    for fw, req in matches:
+        belongs = [f"{f.id}:{r.id}" for f, r in catalogue.rolled_up_by(fw.id, req.id)]
+        docs.append({"framework": fw.id, **req.model_dump(mode="json"), "belongs_to": belongs})
+        if fmt is Format.TABLE:
+            out.print(f"[bold]{fw.id}:{req.id}[/] — {req.title}")
+            out.print(f"status: {req.status.value}" + (f" (if {req.condition})" if req.condition else ""))
+            out.print(f"evidence: {', '.join(req.evidence_kinds) or '-'}   coverage: {req.coverage}")
+            for ref in belongs:
+                other_fw, other = catalogue.resolve(ref)
+                out.print(f"belongs to {other_fw.info.title}: {other.id} {other.title}")
+            for ref in req.derived_from:
+                out.print(f"rolls up {ref}")
+            for check_id in req.evidenced_by:
+                out.print(f"evidenced by {check_id}: {REGISTRY.get(check_id).title}")
+            for check_id in req.planned:
+                out.print(f"planned: {check_id}")
+            if req.notes:
+                out.print(f"notes: {req.notes}")
+            out.print()
+    if fmt is Format.JSON:
+        _emit_json(docs)
+
+
+@assess_app.command("firmware")
+@handles_errors
+def assess_firmware_cmd(
+    image: Path = typer.Argument(..., help="A firmware image file, or an unpacked root file system directory."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Directory for assessment.json."),
+    declaration: Path | None = typer.Option(None, "--declaration", "-d", help="The manufacturer's declaration."),
+    fmt: Format = FORMAT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Assess a firmware image: writes OUTPUT/assessment.json and prints verdicts per guideline."""
+    catalogue = load_catalogue()
+    decl = load_declaration(declaration, catalogue) if declaration else None
+    with err.status(f"assessing {image.name} …", spinner="dots") if not quiet and fmt is Format.TABLE \
+            else _nullcontext():
+        assessment = assess_firmware(image, decl, catalogue=catalogue)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "assessment.json").write_bytes(render_json(assessment))
+    except OSError as exc:
+        raise UsageError(f"cannot write {output / 'assessment.json'}: {exc.strerror}") from exc
+    if fmt is Format.JSON:
+        sys.stdout.buffer.write(render_json(assessment))
+    elif not quiet:
+        terminal.print_assessment(out, assessment, catalogue)
+        out.print(f"\nwrote {output / 'assessment.json'}")
+    fw_runs = [r for r in assessment.check_runs if r.check_id.startswith("fw.")]
+    if fw_runs and all(r.status is not RunStatus.COMPLETED for r in fw_runs):
+        raise typer.Exit(EXIT_INPUT)
+    raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)
+
+
+class _nullcontext:  # noqa: N801 - a tiny stand-in used like contextlib.nullcontext, typed for Rich's status
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@app.command()
+@handles_errors
+def doctor(fmt: Format = FORMAT) -> None:
+    """Every external program and library iotcop uses: found or missing, with version."""
+    statuses = diagnose()
+    if fmt is Format.JSON:
+        _emit_json([s.__dict__ for s in statuses])
+    else:
+        out.print(terminal.doctor_table(statuses))
+    if any(s.required and not s.found for s in statuses):
+        raise typer.Exit(EXIT_INPUT)
+
+
+@declaration_app.command("template")
+@handles_errors
+def declaration_template() -> None:
+    """Print a declaration to fill in (every EN 303 645 provision, unanswered, plus IXIT fields)."""
+    sys.stdout.write(template(load_catalogue()))
+
+
+@declaration_app.command("validate")
+@handles_errors
+def declaration_validate(path: Path = typer.Argument(..., help="The declaration YAML file.")) -> None:
+    """Check a declaration; every problem is reported with its line and field."""
+    decl = load_declaration(path)
+    answered = sum(1 for a in decl.ics.values() if a.support is not None)
+    out.print(f"{path}: valid ({answered} provision(s) answered)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the assessment (the public, versioned interface)."""
+    _emit_json(assessment_schema())
+
+
+def main() -> None:
+    app()

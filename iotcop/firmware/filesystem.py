@@ -1,0 +1,152 @@
+"""A read-only view of one extracted root file system, built by a single walk.
+
+Checks query it without touching the disk again (metadata), and read file bytes lazily through it,
+bounded in size. Links are never followed outside the root: a symlink's target is resolved inside the
+view only, and a link that would leave the root resolves to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_READ = 16 * 1024 * 1024  # a config file larger than this is not a config file
+MAX_LINK_HOPS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """Metadata of one path in the image (path is absolute inside the image, e.g. '/etc/shadow')."""
+
+    path: str
+    mode: int
+    size: int
+    uid: int
+    gid: int
+    link_target: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def setuid(self) -> bool:
+        return bool(self.mode & stat.S_ISUID)
+
+    @property
+    def setgid(self) -> bool:
+        return bool(self.mode & stat.S_ISGID)
+
+
+class FileSystem:
+    """One root file system; ``host_root`` is where its files lie on disk."""
+
+    def __init__(self, host_root: Path, entries: dict[str, Entry], label: str = "rootfs") -> None:
+        self.host_root = host_root
+        self.label = label
+        self._entries = entries
+
+    @classmethod
+    def scan(cls, host_root: Path, label: str = "rootfs",
+             meta: dict[str, tuple[int, int, int]] | None = None) -> FileSystem:
+        """Walk ``host_root`` once (lstat only, never following links).
+
+        ``meta`` maps in-image paths to (mode, uid, gid) as recorded in the image; they override what is
+        on disk, since setuid bits and owners are recorded at extraction but never applied.
+        """
+        entries: dict[str, Entry] = {"/": _entry("/", host_root.lstat(), None)}
+        for dirpath, dirnames, filenames in os.walk(host_root, followlinks=False):
+            rel_dir = "/" + os.path.relpath(dirpath, host_root).replace(os.sep, "/")
+            rel_dir = "/" if rel_dir == "/." else rel_dir
+            for name in (*dirnames, *filenames):
+                host = os.path.join(dirpath, name)
+                st = os.lstat(host)
+                path = posixpath.join(rel_dir, name)
+                target = os.readlink(host) if stat.S_ISLNK(st.st_mode) else None
+                entries[path] = _entry(path, st, target)
+        for path, (mode, uid, gid) in (meta or {}).items():
+            if path in entries:
+                e = entries[path]
+                if stat.S_IFMT(mode) == stat.S_IFMT(e.mode):  # never let the record change a file's type
+                    entries[path] = Entry(e.path, mode, e.size, uid, gid, e.link_target)
+        return cls(host_root, entries, label)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.resolve(path) is not None
+
+    def entries(self) -> Iterator[Entry]:
+        return iter(self._entries.values())
+
+    def files(self) -> Iterator[Entry]:
+        return (e for e in self._entries.values() if e.is_file)
+
+    def lstat(self, path: str) -> Entry | None:
+        return self._entries.get(_norm(path))
+
+    def resolve(self, path: str) -> Entry | None:
+        """Follow symlinks inside the image (absolute targets are relative to the image root)."""
+        current = _norm(path)
+        for _ in range(MAX_LINK_HOPS):
+            parent, name = posixpath.split(current)
+            real_parent = self._resolve_dir(parent) if parent != "/" else "/"
+            if real_parent is None:
+                return None
+            current = posixpath.join(real_parent, name) if name else real_parent
+            entry = self._entries.get(current)
+            if entry is None or not entry.is_symlink or entry.link_target is None:
+                return entry
+            target = entry.link_target
+            current = _norm(target if target.startswith("/") else posixpath.join(real_parent, target))
+        return None  # a link loop
+
+    def _resolve_dir(self, path: str) -> str | None:
+        entry = self.resolve(path)
+        return entry.path if entry is not None and entry.is_dir else None
+
+    def glob(self, pattern: str) -> list[Entry]:
+        """Entries whose path matches a shell pattern (fnmatch on the full path)."""
+        from fnmatch import fnmatchcase
+
+        return sorted((e for e in self._entries.values() if fnmatchcase(e.path, pattern)), key=lambda e: e.path)
+
+    def read_bytes(self, path: str, limit: int = MAX_READ) -> bytes | None:
+        """The first ``limit`` bytes of a regular file, or None if it is not one."""
+        entry = self.resolve(path)
+        if entry is None or not entry.is_file:
+            return None
+        host = self.host_root / entry.path.lstrip("/")
+        with open(host, "rb") as fh:  # the entry is a regular file (lstat), so no link is followed
+            return fh.read(limit)
+
+    def read_text(self, path: str, limit: int = MAX_READ) -> str | None:
+        data = self.read_bytes(path, limit)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    def looks_like_root(self) -> bool:
+        """A Linux root file system has at least two of /etc, /bin, /lib, /sbin, /usr as directories."""
+        dirs = sum(1 for d in ("/etc", "/bin", "/lib", "/sbin", "/usr") if (e := self.resolve(d)) and e.is_dir)
+        return dirs >= 2
+
+
+def _entry(path: str, st: os.stat_result, target: str | None) -> Entry:
+    return Entry(path=path, mode=st.st_mode, size=st.st_size, uid=st.st_uid, gid=st.st_gid, link_target=target)
+
+
+def _norm(path: str) -> str:
+    """Normalise an in-image path; '..' never climbs above the root."""
+    return posixpath.normpath("/" + path.lstrip("/")).replace("//", "/")

@@ -1,0 +1,244 @@
+"""The result types every part of iotcop speaks: findings, check runs, verdicts and the assessment.
+
+Everything here is frozen and free of I/O. The assessment is a public interface (``iotcop schema``):
+field names are stable, changes bump ``ASSESSMENT_SCHEMA_VERSION`` and are noted in CHANGELOG.md.
+
+Determinism: lists are sorted by the producer (see ``Assessment.build``), no random ids are used and the
+only clock reading lives in ``Assessment.generated_at``; two runs on the same input give the same bytes
+apart from that one field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ASSESSMENT_SCHEMA_VERSION = "1.0"
+
+CheckId = Annotated[str, StringConstraints(pattern=r"^(fw|net|doc|decl)\.[a-z0-9-]+\.[a-z0-9-]+$")]
+
+
+class Frozen(BaseModel):
+    """Base of every model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EvidenceKind(StrEnum):
+    """Where a fact comes from; each check needs exactly one kind of input."""
+
+    FIRMWARE = "firmware"
+    NETWORK = "network"
+    DOCUMENT = "document"
+    DECLARATION = "declaration"
+
+
+#: What a user must supply so that checks of a kind can run (used in INCONCLUSIVE reasons).
+NEEDS: dict[EvidenceKind, str] = {
+    EvidenceKind.FIRMWARE: "needs the firmware image",
+    EvidenceKind.NETWORK: "needs a live device",
+    EvidenceKind.DOCUMENT: "needs the vendor's documents",
+    EvidenceKind.DECLARATION: "needs the manufacturer's declaration",
+}
+
+
+class Severity(StrEnum):
+    """How bad one finding is. Severity ranks findings; verdicts belong to requirements."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Location(Frozen):
+    """Where a person can go to see the evidence for themselves."""
+
+    kind: Literal["image", "network", "url", "document", "declaration"]
+    path: str = Field(description="Path inside the image, host:port, URL, document name or declaration field.")
+    line: int | None = Field(default=None, ge=1)
+    offset: int | None = Field(default=None, ge=0)
+
+    @classmethod
+    def in_image(cls, path: str, line: int | None = None, offset: int | None = None) -> Location:
+        return cls(kind="image", path=path, line=line, offset=offset)
+
+    @classmethod
+    def in_declaration(cls, field: str, line: int | None = None) -> Location:
+        return cls(kind="declaration", path=field, line=line)
+
+    def __str__(self) -> str:
+        suffix = f":{self.line}" if self.line is not None else ""
+        suffix += f"@0x{self.offset:x}" if self.offset is not None else ""
+        return f"{self.path}{suffix}"
+
+
+class Evidence(Frozen):
+    """A short excerpt of what was observed, and how it was established."""
+
+    excerpt: str = Field(max_length=2000, description="What was seen; secrets redacted except a working default.")
+    technique: str = Field(description="How the fact was established, e.g. 'parsed /etc/shadow'.")
+
+    @classmethod
+    def of(cls, excerpt: str, technique: str) -> Evidence:
+        text = excerpt if len(excerpt) <= 2000 else excerpt[:1997] + "..."
+        return cls(excerpt=text, technique=technique)
+
+
+class Finding(Frozen):
+    """One thing a check observed that counts against a requirement."""
+
+    check_id: CheckId
+    severity: Severity
+    title: str
+    message: str
+    location: Location
+    evidence: Evidence
+    remediation: str
+    basis: Literal["observed", "declared"] = "observed"
+    fingerprint: str = Field(
+        default="",
+        description="Stable id (check id + location + key); survives re-runs and new product versions.",
+    )
+
+    def model_post_init(self, __context: object) -> None:
+        if not self.fingerprint:
+            key = f"{self.check_id}|{self.location.kind}|{self.location.path}|{self.message}"
+            object.__setattr__(self, "fingerprint", hashlib.sha256(key.encode()).hexdigest()[:16])
+
+    def sort_key(self) -> tuple[int, str, str, int, str]:
+        return (-self.severity.rank, self.check_id, self.location.path, self.location.line or 0, self.message)
+
+
+class RunStatus(StrEnum):
+    """What happened when a check was run: its outcome, not a judgement of the product."""
+
+    COMPLETED = "completed"  # ran to the end; its findings (maybe none) are the answer
+    NOT_APPLICABLE = "not_applicable"  # the facts show the thing it checks does not exist
+    INCONCLUSIVE = "inconclusive"  # could not assess (missing facts, limits tripped) — reason says why
+    NOT_RUN = "not_run"  # its kind of evidence was not supplied
+    ERROR = "error"  # a bug or an unexpected input: reported, never hidden
+
+
+class CheckRun(Frozen):
+    """The outcome of one check on one assessment."""
+
+    check_id: CheckId
+    status: RunStatus
+    reason: str = ""
+    finding_count: int = 0
+
+
+class Outcome(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+class Basis(StrEnum):
+    """Where a verdict's weight comes from. Observed outranks declared."""
+
+    OBSERVED = "observed"  # checks iotcop ran on the product
+    DECLARED = "declared"  # only the manufacturer's declaration
+    DERIVED = "derived"  # rolled up from other requirements' verdicts
+    NONE = "none"  # nothing could establish it
+
+
+class Verdict(Frozen):
+    """The judgement on one requirement of one framework, with the reason and the evidence behind it."""
+
+    framework: str
+    requirement_id: str
+    outcome: Outcome
+    basis: Basis
+    reason: str
+    mandatory: bool = Field(description="Whether the requirement is mandatory (conditional ones whose condition holds).")
+    checks: tuple[str, ...] = Field(default=(), description="Check ids whose runs decided the verdict.")
+    findings: tuple[str, ...] = Field(default=(), description="Fingerprints of the findings that failed it.")
+    derived_from: tuple[str, ...] = Field(default=(), description="'framework:id' of rolled-up requirements.")
+
+
+class Target(Frozen):
+    """What was assessed."""
+
+    kind: Literal["firmware", "device", "product"]
+    name: str
+    sha256: str | None = None
+    size: int | None = None
+    product: str | None = None
+    version: str | None = None
+
+
+class ToolInfo(Frozen):
+    name: str = "iotcop"
+    version: str
+
+
+class CatalogueRef(Frozen):
+    framework: str
+    title: str
+    version: str
+    sha256: str = Field(description="Digest of the framework data file the verdicts were computed with.")
+
+
+class ExtractionStep(Frozen):
+    """One layer of the firmware as found and unpacked (the extraction log)."""
+
+    format: str
+    offset: int = 0
+    size: int = 0
+    tool: str
+    outcome: Literal["extracted", "failed", "skipped", "limit"]
+    message: str = ""
+
+
+class Counts(Frozen):
+    PASS: int = 0
+    FAIL: int = 0
+    INCONCLUSIVE: int = 0
+    NOT_APPLICABLE: int = 0
+
+
+class FrameworkSummary(Frozen):
+    framework: str
+    counts: Counts
+    mandatory_failed: tuple[str, ...] = ()
+
+
+class Assessment(Frozen):
+    """The single result object: every reporter is a pure function of it."""
+
+    schema_version: Literal["1.0"] = ASSESSMENT_SCHEMA_VERSION
+    tool: ToolInfo
+    target: Target
+    generated_at: str = Field(description="The one time field (UTC, ISO 8601); everything else is deterministic.")
+    inputs: tuple[EvidenceKind, ...] = Field(description="Kinds of evidence supplied to this assessment.")
+    catalogues: tuple[CatalogueRef, ...]
+    extraction: tuple[ExtractionStep, ...] = ()
+    notes: tuple[str, ...] = Field(default=(), description="Problems met while gathering facts.")
+    check_runs: tuple[CheckRun, ...]
+    findings: tuple[Finding, ...]
+    verdicts: tuple[Verdict, ...]
+    summary: tuple[FrameworkSummary, ...]
+
+    @property
+    def mandatory_failed(self) -> bool:
+        return any(s.mandatory_failed for s in self.summary)
+
+    def verdict(self, framework: str, requirement_id: str) -> Verdict:
+        for v in self.verdicts:
+            if v.framework == framework and v.requirement_id == requirement_id:
+                return v
+        raise KeyError(f"{framework}:{requirement_id}")
+
+    def findings_of(self, check_id: str) -> list[Finding]:
+        return [f for f in self.findings if f.check_id == check_id]
