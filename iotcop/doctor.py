@@ -72,13 +72,16 @@ def diagnose() -> list[Status]:
     return out
 
 
+_SHA512_OF_X = "$6$salt$wZU8LXJfJJqoagopbB7RuK6JEotEMZ0CQDy0phpPAuLMYQFcmf6L6BdAbs/Q7w7o1qsZ9pFqFVY4yuUSWgaYt1"
+
+
 def _crypt_status() -> Status:
     """Password verification uses libc's crypt(3) (libxcrypt on Debian) through Python's crypt module."""
     try:
         from iotcop.knowledge.credentials import matches
 
-        ok = matches("x", "$6$salt$wZU8LXJfJJqoagopbB7RuK6JEotEMZ0CQDy0phpPAuLMYQFcmf6L6BdAbs/Q7w7o1qsZ9pFqFVY4yuUSWgaYt1")
-    except Exception:  # noqa: BLE001 - doctor reports, it does not fail
+        ok = matches("x", _SHA512_OF_X)
+    except Exception:
         ok = False
     return Status("crypt(3)", "library", ok, "libxcrypt" if ok else "", "libc crypt via Python",
                   "verify password hashes (DES, MD5, SHA-crypt, yescrypt)", True)

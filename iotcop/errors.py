@@ -63,7 +63,7 @@ class CatalogueError(IotcopError):
     """The shipped catalogue data breaks one of its invariants."""
 
 
-class CheckOutcome(IotcopError):  # noqa: N818 - these are outcomes, not failures
+class CheckOutcome(IotcopError):
     """Raised inside a check to end it without findings; carries the reason shown to the user."""
 
     def __init__(self, reason: str) -> None:

@@ -56,7 +56,7 @@ def evaluate(
 def _verdict(fw: Framework, req: Requirement, outcome: Outcome, basis: Basis, reason: str, **more: object) -> Verdict:
     mandatory = req.mandatory and outcome is not Outcome.NOT_APPLICABLE
     return Verdict(framework=fw.id, requirement_id=req.id, outcome=outcome, basis=basis, reason=reason,
-                   mandatory=mandatory, **more)  # type: ignore[arg-type]
+                   mandatory=mandatory, **more)
 
 
 def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], findings: Sequence[Finding],

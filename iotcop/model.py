@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-ASSESSMENT_SCHEMA_VERSION = "1.0"
+ASSESSMENT_SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^(fw|net|doc|decl)\.[a-z0-9-]+\.[a-z0-9-]+$")]
 
@@ -161,7 +161,9 @@ class Verdict(Frozen):
     outcome: Outcome
     basis: Basis
     reason: str
-    mandatory: bool = Field(description="Whether the requirement is mandatory (conditional ones whose condition holds).")
+    mandatory: bool = Field(
+        description="Whether the requirement is mandatory (conditional ones whose condition holds)."
+    )
     checks: tuple[str, ...] = Field(default=(), description="Check ids whose runs decided the verdict.")
     findings: tuple[str, ...] = Field(default=(), description="Fingerprints of the findings that failed it.")
     derived_from: tuple[str, ...] = Field(default=(), description="'framework:id' of rolled-up requirements.")

@@ -49,7 +49,9 @@ def run_checks(
     return RunResult(tuple(runs), tuple(findings))
 
 
-def _run_one(spec: CheckSpec, bag: Mapping[type, object], missing: Unavailable | None) -> tuple[CheckRun, list[Finding]]:
+def _run_one(
+    spec: CheckSpec, bag: Mapping[type, object], missing: Unavailable | None
+) -> tuple[CheckRun, list[Finding]]:
     if missing is not None:
         return CheckRun(check_id=spec.id, status=missing.status, reason=missing.reason), []
     try:

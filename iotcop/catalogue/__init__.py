@@ -135,6 +135,9 @@ def _evaluation_order(frameworks: list[Framework]) -> tuple[Framework, ...]:
         fw.id: {ref.split(":")[0] for r in fw.requirements for ref in r.derived_from} - {fw.id}
         for fw in frameworks
     }
+    for fid, needed in deps.items():
+        for unknown in sorted(needed - set(by_id)):
+            raise CatalogueError(f"{fid} rolls up requirements of unknown framework {unknown!r}")
     ordered: list[Framework] = []
     while deps:
         ready = sorted(fid for fid, d in deps.items() if not d - {f.id for f in ordered})

@@ -27,8 +27,9 @@ def contradiction(declaration: Declaration, observations: Observations, catalogu
         raise NotApplicable("the declaration answers no provision")
     for requirement in en.requirements:
         answer = declaration.answer(requirement.id)
-        if answer is None or answer.support is Support.NO:
+        if answer is None or answer.support is None or answer.support is Support.NO:
             continue
+        support = answer.support
         observed = observations.of_checks(requirement.evidenced_by)
         if not observed:
             continue
@@ -36,9 +37,9 @@ def contradiction(declaration: Declaration, observations: Observations, catalogu
         shown = "; ".join(f"{f.check_id} at {f.location}" for f in observed[:3])
         more = f" and {len(observed) - 3} more" if len(observed) > 3 else ""
         yield spec_of(contradiction).finding(
-            message=f"{requirement.id} is declared '{answer.support.value}', but {len(observed)} observed "
+            message=f"{requirement.id} is declared '{support.value}', but {len(observed)} observed "
                     f"finding(s) fail it: {shown}{more}.",
             location=Location.in_declaration(field, declaration.line_of(field)),
-            evidence=Evidence.of(f"declared: {answer.support.value} ({answer.detail or 'no detail'}); "
+            evidence=Evidence.of(f"declared: {support.value} ({answer.detail or 'no detail'}); "
                                  f"observed: {observed[0].message}", "declaration compared with observations"),
         )

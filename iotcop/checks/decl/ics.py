@@ -24,15 +24,16 @@ def missing_justification(declaration: Declaration, catalogue: Catalogue) -> Ite
     en = catalogue.framework("en303645")
     for requirement in en.requirements:
         answer = declaration.answer(requirement.id)
-        if answer is None or answer.support is Support.YES or (answer.detail or "").strip():
+        if answer is None or answer.support is None or answer.support is Support.YES or (answer.detail or "").strip():
             continue
-        if requirement.mandatory and answer.support is Support.NO:
+        support = answer.support
+        if requirement.mandatory and support is Support.NO:
             continue  # a mandatory 'no' is a declared failure, judged by evaluation, not a missing text
         field = f"ics.{requirement.id}"
         yield spec_of(missing_justification).finding(
-            message=f"{requirement.id} is declared '{answer.support.value}' without a justification.",
+            message=f"{requirement.id} is declared '{support.value}' without a justification.",
             location=Location.in_declaration(field, declaration.line_of(field)),
-            evidence=Evidence.of(f"{requirement.id}: support={answer.support.value}, detail empty",
+            evidence=Evidence.of(f"{requirement.id}: support={support.value}, detail empty",
                                  "read the declaration's ICS"),
             basis="declared",
         )
