@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from iotcop import terminal
 from iotcop._version import __version__
@@ -40,7 +41,7 @@ app.add_typer(assess_app, name="assess")
 app.add_typer(declaration_app, name="declaration")
 
 out = Console(soft_wrap=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays on one line, whole paths intact
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -64,13 +65,13 @@ def handles_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UsageError as exc:
-            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
         except InputError as exc:
-            err.print(f"[red]cannot assess:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[red]cannot assess:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(EXIT_INPUT) from None
         except IotcopError as exc:
-            err.print(f"[red]internal error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[red]internal error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(EXIT_INPUT) from None
 
     return wrapper  # type: ignore[return-value]
@@ -136,9 +137,14 @@ def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, ps
         identifier in fw for fw in catalogue.frameworks)) else []
     if not matches:
         planned = catalogue.citing(identifier)
-        if planned:
-            raise UsageError(f"{identifier} is a planned check, not built yet; cited by "
-                             + ", ".join(f"{f.id}:{r.id}" for f, r, _ in planned))
+        if planned:  # a check the catalogue knows about: an answer, not a usage error
+            cited = [f"{f.id}:{r.id}" for f, r, _ in planned]
+            if fmt is Format.JSON:
+                _emit_json({"check": identifier, "planned": True, "cited_by": cited})
+            else:
+                out.print(f"{identifier} is a planned check, not built yet; cited by {', '.join(cited)}",
+                          markup=False, highlight=False)
+            return
         raise UsageError(f"{identifier!r} is neither a requirement nor a check (try `iotcop catalogue list`)")
     docs = []
     for fw, req in matches:
@@ -176,7 +182,7 @@ def assess_firmware_cmd(
     """Assess a firmware image: writes OUTPUT/assessment.json and prints verdicts per guideline."""
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
-    with err.status(f"assessing {image.name} …", spinner="dots") if not quiet and fmt is Format.TABLE \
+    with err.status(f"assessing {escape(image.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
             else _nullcontext():
         assessment = assess_firmware(image, decl, catalogue=catalogue)
     try:
@@ -188,14 +194,14 @@ def assess_firmware_cmd(
         sys.stdout.buffer.write(render_json(assessment))
     elif not quiet:
         terminal.print_assessment(out, assessment, catalogue)
-        out.print(f"\nwrote {output / 'assessment.json'}")
+        out.print(f"\nwrote {escape(str(output / 'assessment.json'))}")
     fw_runs = [r for r in assessment.check_runs if r.check_id.startswith("fw.")]
     if fw_runs and all(r.status is not RunStatus.COMPLETED for r in fw_runs):
         raise typer.Exit(EXIT_INPUT)
     raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)
 
 
-class _nullcontext:  # noqa: N801 - a tiny stand-in used like contextlib.nullcontext, typed for Rich's status
+class _nullcontext:
     def __enter__(self) -> None:
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from iotcop.catalogue import Catalogue, Framework
@@ -55,13 +56,15 @@ def print_check(console: Console, spec: CheckSpec, citing: list[tuple[Framework,
 
 
 def print_assessment(console: Console, assessment: Assessment, catalogue: Catalogue) -> None:
+    """Every string that comes from the input (file names, account names, messages) is escaped: an
+    account named '[/]' in a hostile image must print as itself, not break Rich's markup."""
     t = assessment.target
-    console.print(f"[bold]{t.name}[/]  sha256 {t.sha256 or '-'}  ({', '.join(assessment.inputs)})")
+    console.print(f"[bold]{escape(t.name)}[/]  sha256 {t.sha256 or '-'}  ({', '.join(assessment.inputs)})")
     for step in assessment.extraction:
-        console.print(f"  layer {step.format} at 0x{step.offset:x} ({step.size} bytes) via {step.tool}: "
-                      f"{step.outcome} {step.message}")
+        console.print(escape(f"  layer {step.format} at 0x{step.offset:x} ({step.size} bytes) via {step.tool}: "
+                             f"{step.outcome} {step.message}"))
     for note in assessment.notes:
-        console.print(f"  [yellow]note:[/] {note}")
+        console.print(f"  [yellow]note:[/] {escape(note)}")
     cop = catalogue.framework("cop2018")
     table = Table(title="Verdicts per guideline (UK CoP 2018, rolled up from EN 303 645)", title_justify="left")
     for col in ("guideline", "verdict", "EN 303 645 provisions", "reason"):
@@ -70,25 +73,25 @@ def print_assessment(console: Console, assessment: Assessment, catalogue: Catalo
         v = assessment.verdict("cop2018", req.id)
         parts = [assessment.verdict(*ref.split(":", 1)) for ref in req.derived_from]
         tally = " ".join(f"{o.value[:4]}:{n}" for o in Outcome if (n := sum(p.outcome is o for p in parts)))
-        table.add_row(f"{req.id}. {req.title}", outcome_text(v.outcome), tally, v.reason)
+        table.add_row(f"{req.id}. {req.title}", outcome_text(v.outcome), tally, escape(v.reason))
     console.print(table)
     psti = Table(title="UK PSTI security requirements", title_justify="left")
     for col in ("requirement", "verdict", "reason"):
         psti.add_column(col, overflow="fold")
     for req in catalogue.framework("psti").requirements:
         v = assessment.verdict("psti", req.id)
-        psti.add_row(f"{req.id} {req.title}", outcome_text(v.outcome), v.reason)
+        psti.add_row(f"{req.id} {req.title}", outcome_text(v.outcome), escape(v.reason))
     console.print(psti)
     if assessment.findings:
         findings = Table(title=f"Findings ({len(assessment.findings)})", title_justify="left")
         for col in ("severity", "check", "where", "what"):
             findings.add_column(col, overflow="fold")
         for f in assessment.findings:
-            findings.add_row(f.severity.value, f.check_id, str(f.location), f.message)
+            findings.add_row(f.severity.value, f.check_id, escape(str(f.location)), escape(f.message))
         console.print(findings)
     broken = [r for r in assessment.check_runs if r.status is RunStatus.ERROR]
     for run in broken:
-        console.print(f"[red]check {run.check_id} failed to run:[/] {run.reason}")
+        console.print(f"[red]check {run.check_id} failed to run:[/] {escape(run.reason)}")
     for s in assessment.summary:
         c = s.counts
         failed = f"  mandatory failed: {', '.join(s.mandatory_failed)}" if s.mandatory_failed else ""

@@ -7,8 +7,10 @@ out="$here/build/examples"
 img="$out/smart-camera.sqfs"
 mkdir -p "$out"
 if [ ! -s "$img" ] || [ -n "$(find "$here/examples/smart-camera/rootfs" -newer "$img" -print -quit)" ]; then
-  rm -f "$img"
-  mksquashfs "$here/examples/smart-camera/rootfs" "$img" -comp gzip -all-root -noappend \
+  tmp=$(mktemp "$out/.smart-camera.XXXXXX")  # build aside, then rename: a parallel reader never sees half an image
+  rm -f "$tmp"
+  mksquashfs "$here/examples/smart-camera/rootfs" "$tmp" -comp gzip -all-root -noappend \
     -mkfs-time 0 -all-time 0 -no-progress -quiet >/dev/null
+  mv -f "$tmp" "$img"
 fi
 echo "$img"
