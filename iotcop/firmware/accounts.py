@@ -19,8 +19,8 @@ NOLOGIN_NAMES = ("false", "nologin")  # an empty shell field means /bin/sh (pass
 @dataclass(frozen=True)
 class Account:
     name: str
-    uid: int | None
-    shell: str
+    uid: int | None  # None when not a number, or when the account is known from shadow alone
+    shell: str  # '' means /bin/sh (passwd(5)); also '' when passwd is missing
     password_field: str  # the effective field: from shadow when passwd says 'x'
     source_path: str  # where the effective password field was read
     line: int
@@ -67,9 +67,13 @@ def collect_accounts(fs: FileSystem) -> Accounts:
     passwd_text = fs.read_text(PASSWD)
     shadow_text = fs.read_text(SHADOW)
     sources = tuple(p for p, t in ((PASSWD, passwd_text), (SHADOW, shadow_text)) if t is not None)
-    if passwd_text is None:
-        return Accounts(sources=sources)
     shadow = parse_shadow(shadow_text) if shadow_text is not None else {}
+    if passwd_text is None:
+        # passwd is often made at run time (TP-Link: /etc/passwd -> /tmp/passwd) while the shadow file and
+        # its hashes ship: they are still facts. Shell and uid are unknown; the checks say so.
+        return Accounts(tuple(Account(name, None, "", field_, SHADOW, number, raw)
+                              for name, (field_, number, raw) in shadow.items()), sources,
+                        (f"{PASSWD} is missing: accounts were read from {SHADOW} alone",) if shadow else ())
     accounts, problems = [], []
     for number, line in _lines(passwd_text):
         parts = line.split(":")
@@ -77,7 +81,7 @@ def collect_accounts(fs: FileSystem) -> Accounts:
             problems.append(f"{PASSWD}:{number}: not a passwd entry (expected 7 fields)")
             continue
         name, pw, uid_text, shell = parts[0], parts[1], parts[2], parts[6]
-        uid = int(uid_text) if uid_text.isdigit() else None
+        uid = int(uid_text) if uid_text.isascii() and uid_text.isdigit() else None  # not '²': isdigit, no int
         entry = Account(name, uid, shell, pw, PASSWD, number, line)
         if pw == "x":  # only 'x' defers to shadow; an empty field means no password at all
             if name in shadow:

@@ -35,7 +35,10 @@ class FirmwareFacts:
 
     @property
     def no_root_reason(self) -> str:
-        failed = [f"{s.format} at 0x{s.offset:x}: {s.message}" for s in self.extraction.steps if s.outcome != "extracted"]
+        failed = [f"{s.format} at 0x{s.offset:x}: {s.message}"
+                  for s in self.extraction.steps if s.outcome != "extracted"]
+        failed += [f"{fs.label} was extracted but does not look like a Linux root (fewer than two of /etc, /bin, "
+                   "/lib, /sbin, /usr)" for fs in self.extraction.filesystems]
         detail = "; ".join(failed + self.extraction.notes) or "nothing recognisable in the image"
         return f"no Linux root file system was extracted ({detail})"
 
@@ -46,6 +49,8 @@ def identify(image: Path) -> ImageIdentity:
         raise ImageError(f"{image}: no such file or directory")
     if image.is_dir():
         return ImageIdentity(image.name, None, None)
+    if not image.is_file():  # a FIFO or a device such as /dev/zero would be read for ever
+        raise ImageError(f"{image}: not a regular file or a directory")
     digest = hashlib.sha256()
     try:
         with open(image, "rb") as fh:

@@ -2,7 +2,10 @@
 
 Checks query it without touching the disk again (metadata), and read file bytes lazily through it,
 bounded in size. Links are never followed outside the root: a symlink's target is resolved inside the
-view only, and a link that would leave the root resolves to nothing.
+view only, and '..' at the image root stays at the root, as it does on the device (a link to
+'../../../../etc/passwd' means the image's /etc/passwd, never the host's). Walking and resolving are
+iterative and bounded, so a hostile tree (link loops, thousands of nested directories) cannot exhaust the
+Python stack.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 MAX_READ = 16 * 1024 * 1024  # a config file larger than this is not a config file
 MAX_LINK_HOPS = 40
+_SPECIAL = (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +68,21 @@ class FileSystem:
         """Walk ``host_root`` once (lstat only, never following links).
 
         ``meta`` maps in-image paths to (mode, uid, gid) as recorded in the image; they override what is
-        on disk, since setuid bits and owners are recorded at extraction but never applied.
+        on disk, since setuid bits and owners are recorded at extraction but never applied. Device nodes,
+        FIFOs and sockets of the record, which extraction never creates, become entries without content.
         """
         entries: dict[str, Entry] = {"/": _entry("/", host_root.lstat(), None)}
-        for dirpath, dirnames, filenames in os.walk(host_root, followlinks=False):
-            rel_dir = "/" + os.path.relpath(dirpath, host_root).replace(os.sep, "/")
-            rel_dir = "/" if rel_dir == "/." else rel_dir
-            for name in (*dirnames, *filenames):
-                host = os.path.join(dirpath, name)
-                st = os.lstat(host)
-                path = posixpath.join(rel_dir, name)
-                target = os.readlink(host) if stat.S_ISLNK(st.st_mode) else None
-                entries[path] = _entry(path, st, target)
+        for host, st in walk(host_root):
+            path = "/" + os.path.relpath(host, host_root).replace(os.sep, "/")
+            target = os.readlink(host) if stat.S_ISLNK(st.st_mode) else None
+            entries[path] = _entry(path, st, target)
         for path, (mode, uid, gid) in (meta or {}).items():
             if path in entries:
                 e = entries[path]
                 if stat.S_IFMT(mode) == stat.S_IFMT(e.mode):  # never let the record change a file's type
                     entries[path] = Entry(e.path, mode, e.size, uid, gid, e.link_target)
+            elif stat.S_IFMT(mode) in _SPECIAL and posixpath.dirname(path) in entries:
+                entries[path] = Entry(path, mode, 0, uid, gid)  # a device node: recorded, never created
         return cls(host_root, entries, label)
 
     def __len__(self) -> int:
@@ -99,24 +101,34 @@ class FileSystem:
         return self._entries.get(_norm(path))
 
     def resolve(self, path: str) -> Entry | None:
-        """Follow symlinks inside the image (absolute targets are relative to the image root)."""
-        current = _norm(path)
-        for _ in range(MAX_LINK_HOPS):
-            parent, name = posixpath.split(current)
-            real_parent = self._resolve_dir(parent) if parent != "/" else "/"
-            if real_parent is None:
+        """Follow symlinks inside the image, component by component as the kernel does (absolute
+        targets are relative to the image root). None for a missing path, a link loop, or a path
+        through something that is not a directory."""
+        todo = [c for c in reversed(path.split("/")) if c]  # a stack: the next component is last
+        current, hops = "/", 0
+        while todo:
+            name = todo.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                current = posixpath.dirname(current)  # the parent of '/' is '/'
+                continue
+            candidate = posixpath.join(current, name)
+            entry = self._entries.get(candidate)
+            if entry is None:
                 return None
-            current = posixpath.join(real_parent, name) if name else real_parent
-            entry = self._entries.get(current)
-            if entry is None or not entry.is_symlink or entry.link_target is None:
-                return entry
-            target = entry.link_target
-            current = _norm(target if target.startswith("/") else posixpath.join(real_parent, target))
-        return None  # a link loop
-
-    def _resolve_dir(self, path: str) -> str | None:
-        entry = self.resolve(path)
-        return entry.path if entry is not None and entry.is_dir else None
+            if entry.is_symlink and entry.link_target is not None:
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    return None  # a link loop
+                if entry.link_target.startswith("/"):
+                    current = "/"
+                todo.extend(c for c in reversed(entry.link_target.split("/")) if c)
+                continue
+            if todo and not entry.is_dir:
+                return None
+            current = candidate
+        return self._entries.get(current)
 
     def glob(self, pattern: str) -> list[Entry]:
         """Entries whose path matches a shell pattern (fnmatch on the full path)."""
@@ -141,6 +153,26 @@ class FileSystem:
         """A Linux root file system has at least two of /etc, /bin, /lib, /sbin, /usr as directories."""
         dirs = sum(1 for d in ("/etc", "/bin", "/lib", "/sbin", "/usr") if (e := self.resolve(d)) and e.is_dir)
         return dirs >= 2
+
+
+def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(host path, lstat) of everything below ``root``, never following links; iterative, so depth is
+    no limit (``os.walk`` recurses and fails on a few thousand nested directories)."""
+    stack = [str(root)]
+    while stack:
+        try:
+            items = os.scandir(stack.pop())
+        except OSError:  # unreadable: skipped, as os.walk does
+            continue
+        with items:
+            for item in items:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(item.path)
+                yield item.path, st
 
 
 def _entry(path: str, st: os.stat_result, target: str | None) -> Entry:

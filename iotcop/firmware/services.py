@@ -21,6 +21,8 @@ MAX_SCRIPT_BYTES = 512 * 1024
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", "{", "}", "then", "do", "else", "elif", "!", "if", "while"}
 WRAPPERS = {"exec", "nohup", "nice", "setsid", "env", "sudo", "chroot", "busybox", "command", "/bin/busybox"}
 LAUNCHER_OPTIONS = {"start-stop-daemon": ("--exec", "-x", "--startas", "-a")}
+STOP_OPTIONS = {"-K", "--stop"}
+INETD_WRAPPERS = {"tcpd"}  # 'telnet stream tcp nowait root /usr/sbin/tcpd in.telnetd': tcpd runs argv[0]
 BOOT_SCRIPT_GLOBS = ("/etc/init.d/rcS", "/etc/rc.local", "/etc/rc.d/S*", "/etc/rcS.d/S*", "/etc/rc[2-5].d/S*",
                      "/etc/init.d/rc.local", "/etc/rc.d/rc.local", "/etc/rc.d/rcS")
 _INITTAB_ACTIONS = {"sysinit", "respawn", "askfirst", "once", "wait", "boot", "bootwait"}
@@ -81,7 +83,11 @@ def _programs(argv: list[str]) -> list[str]:
         return [posixpath.basename(argv[2])]
     options = LAUNCHER_OPTIONS.get(name)
     if options:
-        return [posixpath.basename(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a in options]
+        if STOP_OPTIONS & set(argv):  # 'start-stop-daemon -K -x telnetd' stops it: the opposite of starting
+            return []
+        named = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in options]
+        named += [a.partition("=")[2] for a in argv if a.partition("=")[0] in options]  # '--exec=/usr/sbin/x'
+        return [posixpath.basename(n) for n in named if n]
     return [name]
 
 
@@ -138,7 +144,10 @@ class _Collector:
                 fields = raw.split()
                 if len(fields) >= 6 and not raw.lstrip().startswith("#"):
                     argv = fields[6:] or fields[5:6]
-                    self.commands.append(BootCommand(posixpath.basename(fields[5]), tuple(argv), path, number,
+                    server = fields[5]
+                    if posixpath.basename(server) in INETD_WRAPPERS and fields[6:]:
+                        server = fields[6]
+                    self.commands.append(BootCommand(posixpath.basename(server), tuple(argv), path, number,
                                                      "inetd", raw.strip()))
 
     def systemd(self) -> None:

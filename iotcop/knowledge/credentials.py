@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from iotcop.knowledge.hashes import scheme_of
+from iotcop.knowledge.hashes import excessive_cost, scheme_of
 
 with warnings.catch_warnings():  # deprecated in 3.11, kept there; libxcrypt knows every scheme we meet
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -25,6 +25,10 @@ with warnings.catch_warnings():  # deprecated in 3.11, kept there; libxcrypt kno
 
 DATA = Path(__file__).parent / "data"
 MIRAI_SOURCE = "Mirai botnet scanner.c credential list (public source release, 2016)"
+
+
+class Unverifiable(Exception):
+    """A hash could not be tried against the whole list within the bounds; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +55,20 @@ class DefaultCredentials:
     def verify(self, hash_text: str, user: str | None = None) -> str | None:
         """The default password that produces ``hash_text``, if any (bounded in time).
 
-        Passwords listed for ``user`` are tried first; the whole list is tried within the time bound.
+        Passwords listed for ``user`` are tried first. Raises ``Unverifiable`` when the hash asks for more
+        work per attempt than ``hashes.excessive_cost`` allows, or when the time bound ends before the
+        whole list was tried: a partial answer must never read as "no default password".
         """
-        ordered = [c.password for c in self.entries if c.user == user] + self.passwords()
+        if (why := excessive_cost(hash_text)) is not None:
+            raise Unverifiable(f"the hash was not tried: {why}")
+        candidates = list(dict.fromkeys([c.password for c in self.entries if c.user == user] + self.passwords()))
         deadline = time.monotonic() + self.seconds_per_hash
-        for password in dict.fromkeys(ordered):
+        for tried, password in enumerate(candidates, 1):
             if matches(password, hash_text):
                 return password
-            if time.monotonic() > deadline:
-                return None
+            if time.monotonic() > deadline and tried < len(candidates):
+                raise Unverifiable(f"only {tried} of {len(candidates)} default passwords could be tried "
+                                   f"within {self.seconds_per_hash:g} s")
         return None
 
 
@@ -67,9 +76,9 @@ def matches(password: str, hash_text: str) -> bool:
     """Whether ``password`` produces ``hash_text`` (crypt(3) schemes and unsalted hex digests)."""
     scheme = scheme_of(hash_text).id
     if scheme == "md5":
-        return hashlib.md5(password.encode()).hexdigest() == hash_text.lower()  # noqa: S324 - verifying, not hashing
+        return hashlib.md5(password.encode()).hexdigest() == hash_text.lower()  # verifying, not hashing
     if scheme == "sha1":
-        return hashlib.sha1(password.encode()).hexdigest() == hash_text.lower()  # noqa: S324
+        return hashlib.sha1(password.encode()).hexdigest() == hash_text.lower()
     try:
         return crypt.crypt(password, hash_text) == hash_text
     except (OSError, ValueError):  # a scheme libxcrypt does not know, or a malformed setting

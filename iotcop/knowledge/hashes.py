@@ -48,6 +48,47 @@ SCHEMES: tuple[tuple[re.Pattern[str], Scheme], ...] = (
 
 UNKNOWN = Scheme("unknown", "unknown scheme", False)
 
+# Bounds on the work one crypt(3) call may do. A hash's cost is chosen by whoever wrote the file: a
+# hostile image can ask for 999,999,999 SHA-512 rounds, bcrypt cost 31 or gigabytes of yescrypt memory,
+# and a single verification would then run for hours. Ordinary settings stay far below these.
+MAX_SHA_ROUNDS = 1_000_000  # libxcrypt default 5000
+MAX_BCRYPT_COST = 14  # common 10-12
+MAX_MEMORY = 256 * 1024 * 1024  # yescrypt/scrypt bytes; yescrypt default ('j9T') is 16 MiB
+MAX_ITERATIONS = 1_000_000  # Sun MD5 rounds, BSDi DES iterations
+_ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ROUNDS = re.compile(r"^\$(?:5|6|md5)[$,]rounds=(\d{1,12})[$,]")
+_BCRYPT = re.compile(r"^\$2[abxy]\$(\d\d)\$")
+
+
+def _b64(text: str) -> int:
+    """crypt's little-endian base-64 integer (each character 6 bits); -1 if a character is not base 64."""
+    if any(c not in _ITOA64 for c in text):
+        return -1
+    return sum(_ITOA64.index(c) << (6 * i) for i, c in enumerate(text))
+
+
+def excessive_cost(hash_text: str) -> str | None:
+    """Why verifying ``hash_text`` would cost more than the bounds above allow, or None if it does not."""
+    if (m := _ROUNDS.match(hash_text)) and int(m[1]) > (MAX_ITERATIONS if "md5" in hash_text[:5]
+                                                           else MAX_SHA_ROUNDS):
+        return f"it asks for {int(m[1])} rounds"
+    if (m := _BCRYPT.match(hash_text)) and int(m[1]) > MAX_BCRYPT_COST:
+        return f"it asks for bcrypt cost {int(m[1])}"
+    memory = None
+    if hash_text.startswith(("$y$", "$gy$")):  # params 'j9T': flavour, log2(N) - 1, r - 1 (one char each)
+        params = hash_text.split("$")[2] if hash_text.count("$") >= 3 else ""
+        if len(params) >= 3:
+            n_log2, r = _b64(params[1]) + 1, _b64(params[2]) + 1
+            memory = 128 * r << n_log2 if n_log2 > 0 and 0 < r <= 48 else 1 << 62
+    elif hash_text.startswith("$7$") and len(hash_text) >= 14:  # '$7$' log2(N) (1 char) r (5 chars)
+        n_log2, r = _b64(hash_text[3]), _b64(hash_text[4:9])
+        memory = 128 * r << n_log2 if n_log2 >= 0 and r >= 0 else 1 << 62
+    if memory is not None and memory > MAX_MEMORY:
+        return f"it asks for about {memory // 2**20} MiB of memory per attempt"
+    if hash_text.startswith("_") and len(hash_text) >= 5 and _b64(hash_text[1:5]) > MAX_ITERATIONS:
+        return f"it asks for {_b64(hash_text[1:5])} DES iterations"
+    return None
+
 
 def state_of(field: str) -> State:
     """What a password field means, from passwd(5) and shadow(5)."""

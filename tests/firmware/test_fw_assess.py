@@ -1,0 +1,195 @@
+"""Firmware assessments end to end (iotcop.api.assess_firmware): a real vendor image, images whose file
+system cannot be unpacked, and a packed example image."""
+
+from __future__ import annotations
+
+import random
+import stat
+import struct
+from pathlib import Path
+
+import pytest
+from fwimages import EXAMPLE_CAMERA, TPLINK_WR841N, mksquashfs, special_files, write_tree
+
+from iotcop.api import assess_firmware
+from iotcop.errors import ImageError
+from iotcop.firmware.facts import collect_firmware
+from iotcop.model import Assessment, Basis, Outcome, RunStatus
+
+TPLINK_SHA256 = "6f83f1dac5de040233132fa0eaf9099895aa639570c238813364d5dd5fd83811"
+TPLINK_SQUASHFS_OFFSET = 0x120200
+
+
+def fw_runs(assessment: Assessment) -> dict[str, tuple[RunStatus, str]]:
+    return {r.check_id: (r.status, r.reason) for r in assessment.check_runs if r.check_id.startswith("fw.")}
+
+
+def observed_passes(assessment: Assessment, framework: str = "en303645") -> list[str]:
+    return [v.requirement_id for v in assessment.verdicts
+            if v.framework == framework and v.outcome is Outcome.PASS and v.basis is Basis.OBSERVED]
+
+
+def assert_all_fw_inconclusive(assessment: Assessment, *reason_parts: str) -> None:
+    runs = fw_runs(assessment)
+    assert runs, "no firmware check ran"
+    for check_id, (status, reason) in runs.items():
+        assert status is RunStatus.INCONCLUSIVE, check_id
+        for part in reason_parts:
+            assert part in reason, (check_id, reason)
+    assert assessment.findings == ()
+    assert observed_passes(assessment) == []
+
+
+# ---------------------------------------------------------------- the real vendor image
+
+
+@pytest.fixture(scope="module")
+def tplink() -> Path:
+    if not TPLINK_WR841N.is_file():
+        pytest.skip(f"the real vendor image is not there: {TPLINK_WR841N} (shared/ beside the checkout)")
+    return TPLINK_WR841N
+
+
+def test_real_tplink_image(tplink: Path) -> None:
+    """TP-Link TL-WR841N v10: TP-Link header, U-Boot, LZMA kernel, SquashFS 4.0 (lzma) at 0x120200.
+
+    Debian's unsquashfs 4.5 (built with liblzma) unpacks this file system; its /etc/passwd is a link to
+    /tmp/passwd, made at run time, while /etc/shadow ships root's MD5-crypt hash."""
+    assessment = assess_firmware(tplink)
+    assert (assessment.target.sha256, assessment.target.size) == (TPLINK_SHA256, 4_063_744)
+    [step] = assessment.extraction
+    assert (step.format, step.offset, step.tool, step.outcome) == (
+        "squashfs-v4 (lzma)", TPLINK_SQUASHFS_OFFSET, "unsquashfs", "extracted")
+    assert "could not create character device" in step.message  # devices are refused, not created
+
+    runs = fw_runs(assessment)
+    passwd_reason = "no /etc/passwd in the image (only /etc/shadow), so not every login account can be read"
+    assert runs == {
+        "fw.credentials.default-password": (RunStatus.INCONCLUSIVE, passwd_reason),
+        "fw.credentials.empty-password": (RunStatus.INCONCLUSIVE, passwd_reason),
+        "fw.credentials.weak-hash": (RunStatus.COMPLETED, ""),
+        "fw.services.telnet-enabled": (RunStatus.COMPLETED, ""),  # its boot scripts start httpd, no telnetd
+    }
+    [weak] = assessment.findings
+    assert (weak.check_id, weak.location.path, weak.location.line) == ("fw.credentials.weak-hash", "/etc/shadow", 1)
+    assert weak.message.startswith("Account 'root' has a password hash of a weak scheme (MD5 crypt)")
+    assert "/etc/passwd is missing: accounts were read from /etc/shadow alone" in assessment.notes
+
+    assert assessment.verdict("en303645", "5.1-3").outcome is Outcome.FAIL
+    assert assessment.verdict("en303645", "5.1-3").findings == (weak.fingerprint,)
+    assert assessment.verdict("en303645", "5.1-1").outcome is Outcome.INCONCLUSIVE
+    # an observed PASS rests only on checks that completed on this image
+    completed = {c for c, (status, _) in runs.items() if status is RunStatus.COMPLETED}
+    for requirement in observed_passes(assessment):
+        verdict = assessment.verdict("en303645", requirement)
+        assert set(verdict.checks) <= completed, requirement
+
+
+def test_real_tplink_file_system(tplink: Path) -> None:
+    facts = collect_firmware(tplink)
+    try:
+        root = facts.root
+        assert root is not None and root.label == f"squashfs@0x{TPLINK_SQUASHFS_OFFSET:x}"
+        busybox = root.read_bytes("/bin/busybox", limit=20)
+        assert busybox is not None and busybox[:4] == b"\x7fELF" and busybox[5] == 2  # MIPS big-endian ELF
+        passwd = root.lstat("/etc/passwd")
+        assert passwd is not None and passwd.link_target == "../tmp/passwd"
+        assert root.resolve("/etc/passwd") is None and root.read_text("/etc/passwd") is None  # never the host's
+        zero = root.lstat("/dev/zero")
+        assert zero is not None and stat.S_ISCHR(zero.mode)  # recorded from the image ...
+        assert facts.extraction.workdir is not None and special_files(facts.extraction.workdir) == []  # ... not made
+        assert "/etc/rc.d/rcS" in facts.boot.sources
+        assert [c.path for c in facts.boot.started("httpd")] == ["/etc/rc.d/rcS"]
+    finally:
+        facts.close()
+
+
+# ---------------------------------------------------------------- images that cannot be unpacked
+
+
+@pytest.fixture(scope="module")
+def squashfs(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    base = tmp_path_factory.mktemp("assess")
+    return mksquashfs(EXAMPLE_CAMERA, base / "camera.sqfs").read_bytes()
+
+
+def test_a_squashfs_layer_that_cannot_be_unpacked(squashfs: bytes, tmp_path: Path) -> None:
+    kernel = random.Random(3).randbytes(0x20000)
+    data = bytearray(kernel + squashfs)
+    struct.pack_into("<H", data, len(kernel) + 20, 7)  # a compressor unsquashfs does not have
+    image = tmp_path / "fw.bin"
+    image.write_bytes(data)
+    assessment = assess_firmware(image)
+    [step] = assessment.extraction
+    assert (step.format, step.offset, step.outcome) == ("squashfs-v4 (unknown(7))", 0x20000, "failed")
+    assert_all_fw_inconclusive(assessment, "no Linux root file system was extracted",
+                               "squashfs-v4 (unknown(7)) at 0x20000", "unknown compression")
+    assert assessment.notes[0].startswith("no Linux root file system was extracted (squashfs-v4 (unknown(7))")
+
+
+def test_a_truncated_image(squashfs: bytes, tmp_path: Path) -> None:
+    (bytes_used,) = struct.unpack_from("<Q", squashfs, 40)
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\0" * 0x10000 + squashfs[: bytes_used - 100])
+    assessment = assess_firmware(image)
+    assert_all_fw_inconclusive(assessment, "squashfs-v4 (gzip) at 0x10000: truncated")
+
+
+def test_random_bytes(tmp_path: Path) -> None:
+    image = tmp_path / "fw.bin"
+    image.write_bytes(random.Random(5).randbytes(1 << 16))
+    assessment = assess_firmware(image)
+    assert assessment.extraction == ()
+    assert_all_fw_inconclusive(assessment, "no file system this extractor knows was found", "bits/byte",
+                               "compressed or encrypted")
+
+
+def test_a_file_system_that_is_not_a_root(tmp_path: Path) -> None:
+    data = write_tree(tmp_path / "www", files={"/index.html": "<html></html>", "/cgi-bin/login": "#!/bin/sh\n"},
+                      skeleton=False)
+    assessment = assess_firmware(mksquashfs(data, tmp_path / "www.sqfs"))
+    assert [s.outcome for s in assessment.extraction] == ["extracted"]
+    assert_all_fw_inconclusive(assessment, "squashfs@0x0 was extracted but does not look like a Linux root")
+
+
+def test_an_image_without_account_files(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "rootfs", files={"/etc/inittab": "::sysinit:/bin/mount -a\n"})
+    assessment = assess_firmware(mksquashfs(tree, tmp_path / "fw.sqfs"))
+    reason = "no /etc/passwd or /etc/shadow in the image, so its login accounts cannot be read"
+    assert fw_runs(assessment) == {
+        "fw.credentials.default-password": (RunStatus.INCONCLUSIVE, reason),
+        "fw.credentials.empty-password": (RunStatus.INCONCLUSIVE, reason),
+        "fw.credentials.weak-hash": (RunStatus.INCONCLUSIVE, reason),
+        "fw.services.telnet-enabled": (RunStatus.COMPLETED, ""),
+    }
+    assert assessment.verdict("en303645", "5.1-1").outcome is Outcome.INCONCLUSIVE
+    assert reason in assessment.verdict("en303645", "5.1-1").reason
+
+
+@pytest.mark.parametrize("content", [None, b""], ids=["missing", "empty"])
+def test_unopenable_image(tmp_path: Path, content: bytes | None) -> None:
+    image = tmp_path / "fw.bin"
+    if content is not None:
+        image.write_bytes(content)
+    with pytest.raises(ImageError):
+        assess_firmware(image)
+
+
+# ---------------------------------------------------------------- the example, packed
+
+
+def test_the_example_camera_packed_as_squashfs(squashfs: bytes, tmp_path: Path) -> None:
+    image = tmp_path / "camera.bin"
+    image.write_bytes(b"\0" * 4096 + squashfs)
+    assessment = assess_firmware(image)
+    assert {(f.check_id, f.location.path, f.location.line) for f in assessment.findings} == {
+        ("fw.credentials.empty-password", "/etc/passwd", 3),  # guest
+        ("fw.credentials.default-password", "/etc/shadow", 1),  # root: xc3511 (Mirai)
+        ("fw.credentials.weak-hash", "/etc/shadow", 1),  # root: MD5 crypt
+        ("fw.services.telnet-enabled", "/etc/init.d/rcS", 8),
+    }
+    assert {c: s for c, (s, _) in fw_runs(assessment).items()} == dict.fromkeys(
+        ["fw.credentials.default-password", "fw.credentials.empty-password", "fw.credentials.weak-hash",
+         "fw.services.telnet-enabled"], RunStatus.COMPLETED)
+    for requirement in ("5.1-1", "5.1-3", "5.6-5"):
+        assert assessment.verdict("en303645", requirement).outcome is Outcome.FAIL, requirement
