@@ -4,7 +4,6 @@ system cannot be unpacked, and a packed example image."""
 from __future__ import annotations
 
 import os
-
 import random
 import stat
 import struct
