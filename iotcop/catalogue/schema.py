@@ -12,9 +12,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from iotcop.model import EvidenceKind
+from iotcop.model import EvidenceKind, Frozen
 
 Ref = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+:[A-Za-z0-9.\-]+$")]
 
@@ -39,16 +39,12 @@ class Status(StrEnum):
                 "recommended-conditional": "R C"}[self.value]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Group(_Strict):
+class Group(Frozen):
     id: str
     title: str
 
 
-class Requirement(_Strict):
+class Requirement(Frozen):
     id: str
     group: str
     title: str = Field(description="In our own words, not the standard's text.")
@@ -89,7 +85,7 @@ class Requirement(_Strict):
         return "declaration" if self.declarable else "none"
 
 
-class FrameworkInfo(_Strict):
+class FrameworkInfo(Frozen):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     title: str
     version: str
@@ -98,7 +94,7 @@ class FrameworkInfo(_Strict):
     source: str = Field(description="Where the wording was checked; our wording is a paraphrase.")
 
 
-class FrameworkData(_Strict):
+class FrameworkData(Frozen):
     """The contents of one data file."""
 
     framework: FrameworkInfo

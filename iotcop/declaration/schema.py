@@ -12,13 +12,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, field_validator
+
+from iotcop.model import Frozen
 
 DECLARATION_SCHEMA = "iotcop-declaration/1"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Support(StrEnum):
@@ -27,7 +25,7 @@ class Support(StrEnum):
     NOT_APPLICABLE = "not-applicable"
 
 
-class IcsAnswer(_Strict):
+class IcsAnswer(Frozen):
     support: Support | None = Field(default=None, description="null while unanswered")
     detail: str | None = Field(default=None, description="The measure implemented, or why not / why N/A.")
 
@@ -42,7 +40,7 @@ class IcsAnswer(_Strict):
         return value
 
 
-class Product(_Strict):
+class Product(Frozen):
     manufacturer: str
     name: str
     model: str | None = None
@@ -51,7 +49,7 @@ class Product(_Strict):
     constrained_device: bool = Field(default=False, description="EN 303 645 'constrained device'.")
 
 
-class AuthMechanism(_Strict):
+class AuthMechanism(Frozen):
     """IXIT 1-AuthMech."""
 
     name: str
@@ -61,7 +59,7 @@ class AuthMechanism(_Strict):
     brute_force_protection: str | None = None
 
 
-class UpdateMechanism(_Strict):
+class UpdateMechanism(Frozen):
     """IXIT 7-UpdMech."""
 
     name: str
@@ -72,14 +70,14 @@ class UpdateMechanism(_Strict):
     user_notification: str | None = None
 
 
-class SupportPeriod(_Strict):
+class SupportPeriod(Frozen):
     """IXIT 2-UserInfo 'Support Period'."""
 
     end_date: dt.date | None = None
     published_at: HttpUrl | None = None
 
 
-class VulnerabilityReporting(_Strict):
+class VulnerabilityReporting(Frozen):
     """IXIT 2-UserInfo / 5-VulnMon: how issues are reported and answered."""
 
     contact: str | None = None
@@ -88,7 +86,7 @@ class VulnerabilityReporting(_Strict):
     status_update_days: int | None = Field(default=None, ge=0)
 
 
-class Interface(_Strict):
+class Interface(Frozen):
     """IXIT 15-Intf."""
 
     name: str
@@ -98,7 +96,7 @@ class Interface(_Strict):
     purpose: str | None = None
 
 
-class SoftwareService(_Strict):
+class SoftwareService(Frozen):
     """IXIT 13-SoftServ."""
 
     name: str
@@ -108,7 +106,7 @@ class SoftwareService(_Strict):
     allows_configuration: bool | None = None
 
 
-class Ixit(_Strict):
+class Ixit(Frozen):
     authentication_mechanisms: tuple[AuthMechanism, ...] = ()
     update_mechanisms: tuple[UpdateMechanism, ...] = ()
     support_period: SupportPeriod | None = None
@@ -117,7 +115,7 @@ class Ixit(_Strict):
     software_services: tuple[SoftwareService, ...] = ()
 
 
-class Declaration(_Strict):
+class Declaration(Frozen):
     """A filled-in declaration (the facts of the DECLARATION evidence kind)."""
 
     schema_: Literal["iotcop-declaration/1"] = Field(alias="schema")
