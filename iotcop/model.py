@@ -196,10 +196,12 @@ class ExtractionStep(Frozen):
     """One layer of the firmware as found and unpacked (the extraction log)."""
 
     format: str
-    offset: int = 0
+    offset: int = Field(default=0, description="Offset in the file of the layer above (0 for the image).")
     size: int = 0
+    depth: int = Field(default=0, description="0 for the image itself, 1 for what it contains, ...")
     tool: str
     outcome: Literal["extracted", "failed", "skipped", "limit"]
+    entropy: float | None = Field(default=None, description="Bits per byte, for unidentified regions.")
     message: str = ""
 
 

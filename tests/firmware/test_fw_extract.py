@@ -71,8 +71,14 @@ def test_squashfs_after_a_kernel_blob_is_found_at_its_offset(squashfs: Path, tmp
     image = tmp_path / "firmware.bin"
     image.write_bytes(kernel + squashfs.read_bytes() + b"\xff" * 4096)
     with extract(image) as result:
-        assert [(s.offset, s.outcome) for s in result.steps] == [(len(kernel), "extracted")]
-        assert result.root is not None and result.root.label == f"squashfs@0x{len(kernel):x}"
+        # unblob carves the concatenation: the junk 'kernel' is an unidentified region with its entropy
+        assert [(s.format, s.offset, s.outcome) for s in result.steps] == [
+            ("unknown", 0, "skipped"),
+            ("squashfs_v4_le", len(kernel), "extracted"),
+            ("padding", len(image.read_bytes()) - 4096, "extracted"),
+        ]
+        assert result.steps[0].entropy is not None and result.steps[0].entropy > 7.9
+        assert result.root is not None and result.root.label == f"squashfs_v4_le@0x{len(kernel):x}"
         _check_rootfs_view(result.root)
 
 
@@ -261,7 +267,8 @@ def test_zero_padding_is_not_taken_for_an_empty_tar(squashfs: Path, tmp_path: Pa
     image = tmp_path / "padded.bin"
     image.write_bytes(b"\0" * 4096 + squashfs.read_bytes())
     with extract(image) as result:
-        assert [(s.format, s.offset, s.outcome) for s in result.steps] == [("squashfs-v4 (gzip)", 4096, "extracted")]
+        assert [(s.format, s.offset, s.outcome) for s in result.steps] == [
+            ("padding", 0, "extracted"), ("squashfs_v4_le", 4096, "extracted")]
         assert result.root is not None
 
 
@@ -280,9 +287,10 @@ def test_random_bytes_give_a_note_with_the_entropy(tmp_path: Path) -> None:
     image = tmp_path / "encrypted.bin"
     image.write_bytes(random.Random(1).randbytes(1 << 18))
     with extract(image) as result:
-        assert result.root is None and result.steps == []
-        [note] = result.notes
-        match = re.search(r"entropy is (\d\.\d\d) bits/byte, so it is compressed or encrypted", note)
+        assert result.root is None and result.steps == []  # unblob identified nothing at all
+        [note] = result.notes  # the entropy is the evidence left
+        match = re.search(r"no file system or known format was found in the image; "
+                          r"entropy (\d\.\d\d) bits/byte: compressed or encrypted", note)
         assert match and float(match[1]) > 7.9
 
 

@@ -1,0 +1,208 @@
+"""Carving and nested extraction with unblob, run in a watched child process.
+
+The child (``_unblob_worker``) runs as ``nobody`` when iotcop runs as root. The parent watches it: the
+bytes and files it writes and the time it takes. When a limit trips, the parent kills the whole process
+group and logs the limit; it never waits on a hung extractor. unblob's JSON report becomes extraction
+steps: one per chunk, with its handler, offset, size and outcome, and one per unidentified region with
+its entropy. The trees it unpacked are searched for root file systems.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from iotcop.firmware.filesystem import FileSystem, walk
+from iotcop.firmware.tree import Extraction, Limits, nature_of, strip_special_bits, unprivileged
+from iotcop.model import ExtractionStep
+
+ROOT_DIRS = ("etc", "bin", "lib", "sbin", "usr")
+POLL_SECONDS = 0.25
+META_SUFFIX = ".iotcop-meta.json"
+
+
+def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, depth: int) -> None:
+    """Carve and unpack ``image`` (up to the depth left) under ``workdir``; append steps and trees."""
+    area = workdir / f"unblob-{len(list(workdir.glob('unblob-*')))}"
+    area.mkdir()
+    source = area / "input" / image.name
+    source.parent.mkdir()
+    try:
+        os.link(image, source)
+    except OSError:
+        shutil.copyfile(image, source)
+    os.chmod(source, 0o644)
+    extract_root, report = area / "out", area / "report.json"
+    drop = unprivileged()
+    if drop:
+        for path in (area, source.parent):
+            os.chown(path, 65534, 65534)
+    levels = max(1, limits.max_depth - depth)
+    cmd = [*drop, sys.executable, "-m", "iotcop.firmware._unblob_worker", str(source), str(extract_root),
+           str(report), str(levels)]
+    started = time.monotonic()
+    tripped = _watch(cmd, area, extract_root, limits)
+    elapsed = time.monotonic() - started
+    size = image.stat().st_size
+    steps = _steps(report, extract_root, depth) if report.exists() else []
+    if tripped:
+        steps.append(ExtractionStep(format="nested layers", size=size, depth=depth, tool="unblob", outcome="limit",
+                                    message=f"{tripped}; unpacking stopped after {elapsed:.1f} s"))
+    elif not report.exists():
+        log = (area / "worker.err").read_text(errors="replace")[-300:] if (area / "worker.err").exists() else ""
+        steps.append(ExtractionStep(format="nested layers", size=size, depth=depth, tool="unblob", outcome="failed",
+                                    message=f"unblob wrote no report. {log}".strip()))
+    result.steps.extend(steps)
+    if extract_root.exists():
+        strip_special_bits(extract_root)
+        for root in find_roots(extract_root):
+            result.filesystems.append(FileSystem.scan(root, label=_label(root, extract_root), meta=_meta(root)))
+
+
+def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits) -> str:
+    """Run the worker; return '' when it ended by itself, else why it was stopped."""
+    env = {**os.environ, "HOME": str(area), "TMPDIR": str(area)}
+    with open(area / "worker.err", "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=area, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err, start_new_session=True)
+    budget = limits.seconds_per_layer * max(1, limits.max_depth)  # every layer of the nesting gets its time
+    deadline = time.monotonic() + budget
+    reason = ""
+    try:
+        while proc.poll() is None:
+            time.sleep(POLL_SECONDS)
+            written, files = _usage(extract_root)
+            if written > limits.max_total_bytes:
+                reason = f"extracted bytes passed the limit of {limits.max_total_bytes}"
+            elif files > limits.max_files:
+                reason = f"extracted files passed the limit of {limits.max_files}"
+            elif time.monotonic() > deadline:
+                reason = f"time limit of {budget:.0f} s for the nested layers passed"
+            if reason:
+                break
+    finally:
+        if proc.poll() is None:  # a limit, Ctrl-C or an error: the whole process group goes
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return reason
+
+
+def _usage(root: Path) -> tuple[int, int]:
+    total = files = 0
+    for _, st in walk(root):
+        files += 1
+        total += st.st_blocks * 512 if st.st_blocks else st.st_size
+    return total, files
+
+
+def _steps(report: Path, extract_root: Path, depth: int) -> list[ExtractionStep]:
+    try:
+        tasks = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return [ExtractionStep(format="nested layers", tool="unblob", depth=depth, outcome="failed",
+                               message="unblob's report is unreadable")]
+    steps: list[tuple[str, ExtractionStep]] = []
+    for task in tasks if isinstance(tasks, list) else []:
+        where = _relative(task.get("task", {}).get("path", ""), extract_root)
+        level = depth + int(task.get("task", {}).get("depth", 0))
+        for report_item in task.get("reports", []):
+            step = _step(report_item, where, level)
+            if step is not None:
+                steps.append((where, step))
+    # unblob works in parallel: its report order varies from run to run, the log must not
+    steps.sort(key=lambda ws: (ws[1].depth, ws[0], ws[1].offset, ws[1].format, ws[1].size, ws[1].message))
+    return [step for _, step in steps]
+
+
+def _step(item: dict[str, Any], where: str, depth: int) -> ExtractionStep | None:
+    kind = item.get("__typename__")
+    prefix = f"in {where}: " if where else ""
+    if kind == "ChunkReport":
+        errors = [e for e in item.get("extraction_reports", []) if "severity" in e]
+        outcome = "failed" if errors else "extracted"
+        message = "; ".join(_error_text(e) for e in errors) or ("encrypted" if item.get("is_encrypted") else "")
+        return ExtractionStep(format=item.get("handler_name", "?"), offset=int(item.get("start_offset", 0)),
+                              size=int(item.get("size", 0)), depth=depth, tool="unblob", outcome=outcome,
+                              message=(prefix + message)[:2000])
+    if kind == "UnknownChunkReport":
+        randomness = item.get("randomness") or {}
+        mean = (randomness.get("shannon") or {}).get("mean")
+        value = round(float(mean) / 100 * 8, 2) if mean is not None else None
+        nature = f"; {nature_of(value)}" if value is not None else ""
+        return ExtractionStep(format="unknown", offset=int(item.get("start_offset", 0)), size=int(item.get("size", 0)),
+                              depth=depth, tool="unblob", outcome="skipped", entropy=value,
+                              message=f"{prefix}no known format{nature}"[:2000])
+    if kind in ("ErrorReport", "UnknownError", "ExtractorTimedOut", "MaliciousSymlinkRemoved") or (
+            "severity" in item and kind != "ChunkReport"):
+        return ExtractionStep(format="error", depth=depth, tool="unblob", outcome="failed",
+                              message=(prefix + _error_text(item))[:2000])
+    return None
+
+
+def _error_text(item: dict[str, Any]) -> str:
+    kind = str(item.get("__typename__", "error"))
+    if kind == "ExtractorDependencyNotFoundReport":
+        return f"missing extractor(s) {', '.join(item.get('dependencies', []))} (see `iotcop doctor`)"
+    detail = item.get("stderr") or item.get("exception") or item.get("path") or item.get("command") or ""
+    if item.get("stderr"):  # unblob's report carries the command's stderr as base64
+        with suppress(ValueError):
+            detail = base64.b64decode(str(detail), validate=True).decode("utf-8", "replace").strip()
+    return f"{kind}: {str(detail)[-300:]}"
+
+
+def _relative(path: str, extract_root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(extract_root))
+    except ValueError:
+        return ""  # the input file itself
+
+
+def find_roots(extract_root: Path) -> list[Path]:
+    """Directories that look like a Linux root (two or more of etc, bin, lib, sbin, usr as real dirs);
+    the search does not descend into a root once found."""
+    roots, stack = [], [extract_root]
+    while stack:
+        directory = stack.pop()
+        try:
+            children = [c for c in directory.iterdir() if c.is_dir() and not c.is_symlink()]
+        except OSError:
+            continue
+        if sum(1 for c in children if c.name in ROOT_DIRS) >= 2:
+            roots.append(directory)
+            continue
+        stack.extend(children)
+    return sorted(roots)
+
+
+_CHUNK_DIR = re.compile(r"^(\d+)-(\d+)\.(\w+)_extract$")
+
+
+def _label(root: Path, extract_root: Path) -> str:
+    """'squashfs_v4_le@0x120200': the handler and offset of the chunk the tree came from."""
+    for part in reversed(root.relative_to(extract_root).parts):
+        if m := _CHUNK_DIR.match(part):
+            return f"{m[3]}@0x{int(m[1]):x}"
+        if part.endswith("_extract"):  # a whole file was the chunk (e.g. 'rootfs.squashfs_extract')
+            return part[: -len("_extract")]
+    return "unblob"
+
+
+def _meta(root: Path) -> dict[str, tuple[int, int, int]] | None:
+    """Modes and owners the SquashFS reader recorded beside the tree (a sidecar written by the worker)."""
+    sidecar = root.parent / (root.name + META_SUFFIX)
+    try:
+        raw = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    return {str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in raw.items()}
