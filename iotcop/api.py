@@ -31,6 +31,7 @@ def assess_firmware(
     declaration: Declaration | None = None,
     *,
     limits: Limits | None = None,
+    use_cache: bool = True,
     catalogue: Catalogue | None = None,
     clock: Clock = _now,
 ) -> Assessment:
@@ -40,7 +41,7 @@ def assess_firmware(
     gives INCONCLUSIVE verdicts with the reason.
     """
     catalogue = catalogue or load_catalogue()
-    facts = collect_firmware(image, limits)
+    facts = collect_firmware(image, limits, use_cache=use_cache)
     try:
         return _assess(facts, declaration, catalogue, clock)
     finally:
@@ -79,6 +80,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         inputs=tuple(inputs),
         catalogues=catalogue.refs(),
         extraction=tuple(facts.extraction.steps),
+        filesystems=facts.filesystem_info(),
         notes=tuple(notes),
         check_runs=result.runs,
         findings=result.findings,

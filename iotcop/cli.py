@@ -6,16 +6,10 @@ Exit codes (DESIGN.md): 0 no mandatory requirement failed, 1 at least one failed
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
-from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from iotcop import terminal
@@ -23,13 +17,27 @@ from iotcop._version import __version__
 from iotcop.api import assess_firmware
 from iotcop.catalogue import load_catalogue
 from iotcop.checks.registry import REGISTRY
+from iotcop.cli_common import (  # the exit codes are re-exported: they are part of the CLI's contract
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+    FORMAT,
+    Format,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+)
+from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
 from iotcop.declaration import load_declaration, template
 from iotcop.doctor import diagnose
-from iotcop.errors import InputError, IotcopError, UsageError
+from iotcop.errors import UsageError
 from iotcop.model import RunStatus
 from iotcop.reports.json import assessment_schema, render_json
+from iotcop.terminal import nullcontext
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
 app = typer.Typer(help="A repeatable, evidence-based security baseline for consumer IoT products.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -39,43 +47,8 @@ declaration_app = typer.Typer(help="The manufacturer's declaration (ICS + IXIT).
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(assess_app, name="assess")
 app.add_typer(declaration_app, name="declaration")
-
-out = Console(soft_wrap=False)
-err = Console(stderr=True, soft_wrap=True)  # an error stays on one line, whole paths intact
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-FORMAT = typer.Option(Format.TABLE, "--format", "-f", help="table for people, json for machines.")
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def handles_errors(func: F) -> F:
-    """Turn iotcop's errors into a clear message and the documented exit code, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except UsageError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_USAGE) from None
-        except InputError as exc:
-            err.print(f"[red]cannot assess:[/] {escape(str(exc))}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_INPUT) from None
-        except IotcopError as exc:
-            err.print(f"[red]internal error:[/] {escape(str(exc))}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_INPUT) from None
-
-    return wrapper  # type: ignore[return-value]
-
+app.add_typer(cache_app, name="cache")
+app.command("extract")(extract_cmd)
 
 def _version(value: bool) -> None:
     if value:
@@ -99,7 +72,7 @@ def catalogue_list(
     """Every requirement of a framework with its status and condition."""
     fw = load_catalogue().framework(framework)
     if fmt is Format.JSON:
-        _emit_json({"framework": fw.info.model_dump(mode="json"),
+        emit_json({"framework": fw.info.model_dump(mode="json"),
                     "requirements": [r.model_dump(mode="json") for r in fw.requirements]})
     else:
         out.print(terminal.framework_table(fw))
@@ -111,7 +84,7 @@ def catalogue_coverage(fmt: Format = FORMAT) -> None:
     """Per framework: requirements with an automated check, a declaration path only, or nothing yet."""
     catalogue = load_catalogue()
     if fmt is Format.JSON:
-        _emit_json({fw.id: {req.id: req.coverage for req in fw.requirements} for fw in catalogue.frameworks})
+        emit_json({fw.id: {req.id: req.coverage for req in fw.requirements} for fw in catalogue.frameworks})
     else:
         out.print(terminal.coverage_table(catalogue))
 
@@ -126,7 +99,7 @@ def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, ps
         spec = REGISTRY.get(identifier)
         citing = catalogue.citing(identifier)
         if fmt is Format.JSON:
-            _emit_json({"check": spec.id, "title": spec.title, "kind": spec.kind.value,
+            emit_json({"check": spec.id, "title": spec.title, "kind": spec.kind.value,
                         "severity": spec.severity.value, "rationale": spec.rationale,
                         "remediation": spec.remediation,
                         "cited_by": [{"framework": f.id, "requirement": r.id, "as": how} for f, r, how in citing]})
@@ -140,7 +113,7 @@ def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, ps
         if planned:  # a check the catalogue knows about: an answer, not a usage error
             cited = [f"{f.id}:{r.id}" for f, r, _ in planned]
             if fmt is Format.JSON:
-                _emit_json({"check": identifier, "planned": True, "cited_by": cited})
+                emit_json({"check": identifier, "planned": True, "cited_by": cited})
             else:
                 out.print(f"{identifier} is a planned check, not built yet; cited by {', '.join(cited)}",
                           markup=False, highlight=False)
@@ -167,7 +140,7 @@ def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, ps
                 out.print(f"notes: {req.notes}")
             out.print()
     if fmt is Format.JSON:
-        _emit_json(docs)
+        emit_json(docs)
 
 
 @assess_app.command("firmware")
@@ -178,13 +151,19 @@ def assess_firmware_cmd(
     declaration: Path | None = typer.Option(None, "--declaration", "-d", help="The manufacturer's declaration."),
     fmt: Format = FORMAT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Unpack again even if this image was unpacked before."),
+    max_bytes: int = MAX_BYTES,
+    max_files: int = MAX_FILES,
+    max_depth: int = MAX_DEPTH,
+    timeout: float = TIMEOUT,
 ) -> None:
     """Assess a firmware image: writes OUTPUT/assessment.json and prints verdicts per guideline."""
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
     with err.status(f"assessing {escape(image.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
-            else _nullcontext():
-        assessment = assess_firmware(image, decl, catalogue=catalogue)
+            else nullcontext():
+        assessment = assess_firmware(image, decl, catalogue=catalogue, use_cache=not no_cache,
+                                     limits=limits_from(max_bytes, max_files, max_depth, timeout))
     try:
         output.mkdir(parents=True, exist_ok=True)
         (output / "assessment.json").write_bytes(render_json(assessment))
@@ -201,21 +180,13 @@ def assess_firmware_cmd(
     raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)
 
 
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 @app.command()
 @handles_errors
 def doctor(fmt: Format = FORMAT) -> None:
     """Every external program and library iotcop uses: found or missing, with version."""
     statuses = diagnose()
     if fmt is Format.JSON:
-        _emit_json([s.__dict__ for s in statuses])
+        emit_json([s.__dict__ for s in statuses])
     else:
         out.print(terminal.doctor_table(statuses))
     if any(s.required and not s.found for s in statuses):
@@ -241,7 +212,7 @@ def declaration_validate(path: Path = typer.Argument(..., help="The declaration 
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the assessment (the public, versioned interface)."""
-    _emit_json(assessment_schema())
+    emit_json(assessment_schema())
 
 
 def main() -> None:

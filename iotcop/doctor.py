@@ -9,27 +9,62 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Tool:
     program: str
-    package: str  # the Debian package that provides it
+    package: str  # the Debian package (source 'debian') or PyPI distribution (source 'python') providing it
     purpose: str
     version_args: tuple[str, ...] = ("--version",)
     required: bool = True
+    source: str = "debian"
 
 
+_TESTS = "tests and benchmarks only"
 TOOLS: tuple[Tool, ...] = (
-    Tool("unsquashfs", "squashfs-tools", "extract SquashFS root file systems", ("-version",)),
-    Tool("mksquashfs", "squashfs-tools", "build the bundled example and test images", ("-version",)),
+    Tool("unsquashfs", "squashfs-tools", "extract whole-image SquashFS file systems", ("-version",)),
     Tool("setpriv", "util-linux", "run extractors without root privileges", ("--version",)),
+    Tool("7z", "p7zip-full", "unblob: 7z, CAB, ISO, CramFS and other archives", ()),
+    Tool("debugfs", "e2fsprogs", "unblob: ext2/3/4 file systems", ("-V",)),
+    Tool("fsck.erofs", "erofs-utils", "unblob: EROFS file systems", ("-V",)),
+    Tool("lz4", "lz4", "unblob: LZ4 streams", ("--version",)),
+    Tool("zstd", "zstd", "unblob: Zstandard streams", ("--version",)),
+    Tool("lzop", "lzop", "unblob: LZO streams", ("--version",)),
+    Tool("lziprecover", "lziprecover", "unblob: lzip streams", ("--version",)),
+    Tool("unar", "unar", "unblob: RAR, StuffIt and other archives", ("-v",)),
+    Tool("simg2img", "android-sdk-libsparse-utils", "unblob: Android sparse images", ()),
+    Tool("partclone.restore", "partclone", "unblob: partclone images", ("-v",)),
+    Tool("jefferson", "jefferson", "unblob: JFFS2 file systems", ("--help",), source="python"),
+    Tool("ubireader_extract_files", "ubi-reader", "unblob: UBIFS (GPL, run as a separate program)",
+         ("--help",), source="python"),
+    Tool("ubireader_extract_images", "ubi-reader", "unblob: UBI volumes (GPL, run as a separate program)",
+         ("--help",), source="python"),
+    Tool("mksquashfs", "squashfs-tools", f"build the bundled example; {_TESTS}", ("-version",)),
+    Tool("mkfs.jffs2", "mtd-utils", _TESTS, ("--version",), required=False),
+    Tool("ubinize", "mtd-utils", _TESTS, ("--version",), required=False),
+    Tool("mke2fs", "e2fsprogs", _TESTS, ("-V",), required=False),
+    Tool("mkimage", "u-boot-tools", _TESTS, ("-V",), required=False),
+    Tool("cpio", "cpio", _TESTS, ("--version",), required=False),
+    Tool("zip", "zip", _TESTS, ("-v",), required=False),
+    Tool("binwalk", "binwalk", "baseline of the extraction benchmark (bench/)", ("--help",), required=False),
     Tool("openssl", "openssl", "make password hashes for test fixtures", ("version",), required=False),
 )
 
-LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich")
+LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic")
+
+
+def find_program(tool: Tool) -> str | None:
+    """Python tools live beside the interpreter (the venv's bin), which need not be on PATH."""
+    if tool.source == "python":
+        candidate = Path(sys.executable).parent / tool.program
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which(tool.program)
 
 
 @dataclass(frozen=True)
@@ -51,15 +86,16 @@ def _version_of(path: str, args: tuple[str, ...]) -> str:
         return "unknown"
     text = (proc.stdout or proc.stderr).strip()
     match = re.search(r"\d+(?:\.\d+)+[\w.+~-]*", text)
-    return match.group(0) if match else (text.splitlines()[0][:40] if text else "unknown")
+    return match.group(0) if match else "installed"  # some tools print no version, only their usage
 
 
 def diagnose() -> list[Status]:
     out = []
     for tool in TOOLS:
-        path = shutil.which(tool.program)
+        path = find_program(tool)
         version = _version_of(path, tool.version_args) if path else ""
-        detail = path or f"missing: apt-get install {tool.package}"
+        install = "apt-get install" if tool.source == "debian" else ".venv/bin/pip install"
+        detail = path or f"missing: {install} {tool.package}"
         out.append(Status(tool.program, "program", path is not None, version, detail, tool.purpose, tool.required))
     for lib in LIBRARIES:
         try:
@@ -69,6 +105,8 @@ def diagnose() -> list[Status]:
         out.append(Status(lib, "library", found, version, "python package" if found else f"missing: pip install {lib}",
                           "", True))
     out.append(_crypt_status())
+    out.append(Status("sasquatch", "program", True, "built in", "iotcop.firmware.squashfs",
+                      "unblob's SquashFS extractor, replaced by iotcop's own reader (Debian has no sasquatch)", True))
     return out
 
 

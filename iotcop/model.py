@@ -199,10 +199,24 @@ class ExtractionStep(Frozen):
     offset: int = Field(default=0, description="Offset in the file of the layer above (0 for the image).")
     size: int = 0
     depth: int = Field(default=0, description="0 for the image itself, 1 for what it contains, ...")
+    container: str = Field(default="", description="The unpacked file this layer was found in ('' for the image).")
     tool: str
     outcome: Literal["extracted", "failed", "skipped", "limit"]
     entropy: float | None = Field(default=None, description="Bits per byte, for unidentified regions.")
     message: str = ""
+
+
+class FileSystemInfo(Frozen):
+    """One file system found in the image, and what it is."""
+
+    label: str = Field(description="Where it came from: format and offset, e.g. 'squashfs_v4_le@0x120200'.")
+    root: bool = Field(description="Whether this is the Linux root file system the firmware checks read.")
+    entries: int
+    os: str | None = Field(default=None, description="OpenWrt, Buildroot, Yocto/Poky, Debian-based, Android, ...")
+    os_version: str | None = None
+    arch: str | None = Field(default=None, description="CPU architecture from the ELF headers (mips, arm, ...).")
+    bits: int | None = None
+    endianness: Literal["little", "big"] | None = None
 
 
 class Counts(Frozen):
@@ -228,6 +242,7 @@ class Assessment(Frozen):
     inputs: tuple[EvidenceKind, ...] = Field(description="Kinds of evidence supplied to this assessment.")
     catalogues: tuple[CatalogueRef, ...]
     extraction: tuple[ExtractionStep, ...] = ()
+    filesystems: tuple[FileSystemInfo, ...] = ()
     notes: tuple[str, ...] = Field(default=(), description="Problems met while gathering facts.")
     check_runs: tuple[CheckRun, ...]
     findings: tuple[Finding, ...]

@@ -17,13 +17,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from iotcop.firmware.filesystem import FileSystem, walk
-from iotcop.firmware.tree import Extraction, Limits, nature_of, strip_special_bits, unprivileged
+from iotcop.firmware.tree import Extraction, Limits, nature_of, remove_tree, strip_special_bits, unprivileged
 from iotcop.model import ExtractionStep
 
 ROOT_DIRS = ("etc", "bin", "lib", "sbin", "usr")
@@ -32,9 +33,26 @@ META_SUFFIX = ".iotcop-meta.json"
 
 
 def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, depth: int) -> None:
-    """Carve and unpack ``image`` (up to the depth left) under ``workdir``; append steps and trees."""
-    area = workdir / f"unblob-{len(list(workdir.glob('unblob-*')))}"
-    area.mkdir()
+    """Carve and unpack ``image`` (up to the depth left) under ``workdir``; append steps and trees.
+
+    The worker runs in a fresh directory of the system's temporary area, which ``nobody`` can reach
+    (a cache below a 0700 home cannot be), and its output is then moved under ``workdir``."""
+    final = workdir / f"unblob-{len(list(workdir.glob('unblob-*')))}"
+    area = Path(tempfile.mkdtemp(prefix="iotcop-unblob-"))
+    try:
+        _run_in(area, image, result, limits, depth)
+        shutil.move(str(area), str(final))  # a rename on one file system, else a copy keeping links as links
+    finally:
+        if area.exists():
+            remove_tree(str(area))
+    extract_root = final / "out"
+    if extract_root.exists():
+        for root in find_roots(extract_root):
+            result.filesystems.append(FileSystem.scan(root, label=_label(root, extract_root), meta=_meta(root)))
+
+
+def _run_in(area: Path, image: Path, result: Extraction, limits: Limits, depth: int) -> None:
+    os.chmod(area, 0o755)
     source = area / "input" / image.name
     source.parent.mkdir()
     try:
@@ -65,13 +83,13 @@ def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, d
     result.steps.extend(steps)
     if extract_root.exists():
         strip_special_bits(extract_root)
-        for root in find_roots(extract_root):
-            result.filesystems.append(FileSystem.scan(root, label=_label(root, extract_root), meta=_meta(root)))
 
 
 def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits) -> str:
     """Run the worker; return '' when it ended by itself, else why it was stopped."""
-    env = {**os.environ, "HOME": str(area), "TMPDIR": str(area)}
+    # the venv's bin first: unblob calls jefferson and ubireader by name, and they live beside Python
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    env = {**os.environ, "HOME": str(area), "TMPDIR": str(area), "PATH": path}
     with open(area / "worker.err", "wb") as err:
         proc = subprocess.Popen(cmd, cwd=area, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err, start_new_session=True)
@@ -121,32 +139,31 @@ def _steps(report: Path, extract_root: Path, depth: int) -> list[ExtractionStep]
             if step is not None:
                 steps.append((where, step))
     # unblob works in parallel: its report order varies from run to run, the log must not
-    steps.sort(key=lambda ws: (ws[1].depth, ws[0], ws[1].offset, ws[1].format, ws[1].size, ws[1].message))
+    steps.sort(key=lambda ws: (ws[0], ws[1].offset, ws[1].format, ws[1].size, ws[1].message))
     return [step for _, step in steps]
 
 
 def _step(item: dict[str, Any], where: str, depth: int) -> ExtractionStep | None:
     kind = item.get("__typename__")
-    prefix = f"in {where}: " if where else ""
     if kind == "ChunkReport":
         errors = [e for e in item.get("extraction_reports", []) if "severity" in e]
         outcome = "failed" if errors else "extracted"
         message = "; ".join(_error_text(e) for e in errors) or ("encrypted" if item.get("is_encrypted") else "")
         return ExtractionStep(format=item.get("handler_name", "?"), offset=int(item.get("start_offset", 0)),
                               size=int(item.get("size", 0)), depth=depth, tool="unblob", outcome=outcome,
-                              message=(prefix + message)[:2000])
+                              container=where, message=message[:2000])
     if kind == "UnknownChunkReport":
         randomness = item.get("randomness") or {}
         mean = (randomness.get("shannon") or {}).get("mean")
         value = round(float(mean) / 100 * 8, 2) if mean is not None else None
         nature = f"; {nature_of(value)}" if value is not None else ""
         return ExtractionStep(format="unknown", offset=int(item.get("start_offset", 0)), size=int(item.get("size", 0)),
-                              depth=depth, tool="unblob", outcome="skipped", entropy=value,
-                              message=f"{prefix}no known format{nature}"[:2000])
+                              depth=depth, tool="unblob", outcome="skipped", entropy=value, container=where,
+                              message=f"no known format{nature}"[:2000])
     if kind in ("ErrorReport", "UnknownError", "ExtractorTimedOut", "MaliciousSymlinkRemoved") or (
             "severity" in item and kind != "ChunkReport"):
-        return ExtractionStep(format="error", depth=depth, tool="unblob", outcome="failed",
-                              message=(prefix + _error_text(item))[:2000])
+        return ExtractionStep(format="error", depth=depth, tool="unblob", outcome="failed", container=where,
+                              message=_error_text(item)[:2000])
     return None
 
 

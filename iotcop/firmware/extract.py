@@ -18,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from iotcop.errors import UsageError
 from iotcop.firmware import layers
 from iotcop.firmware.carving import run_unblob
 from iotcop.firmware.filesystem import FileSystem
@@ -31,8 +32,11 @@ MAX_PACKAGE_MEMBERS = 64  # files of an update package looked into
 MIN_MEMBER_BYTES = 512  # smaller files (manifests, checksums, scripts) are not images
 
 
-def extract(image: Path, limits: Limits | None = None) -> Extraction:
-    """Unpack ``image`` (file or directory) into file systems; never raises for bad content."""
+def extract(image: Path, limits: Limits | None = None, workdir: Path | None = None) -> Extraction:
+    """Unpack ``image`` (file or directory) into file systems; never raises for bad content.
+
+    ``workdir``, when given, is where the layers are unpacked and kept (it must be empty or absent);
+    otherwise a temporary directory is used and removed on ``close()``."""
     limits = limits or Limits()
     result = Extraction()
     if image.is_dir():
@@ -40,13 +44,20 @@ def extract(image: Path, limits: Limits | None = None) -> Extraction:
         result.steps.append(ExtractionStep(format="directory", tool="iotcop", outcome="extracted",
                                            message="an unpacked tree: read in place"))
         return result
-    result.workdir = Path(tempfile.mkdtemp(prefix="iotcop-"))
+    if workdir is None:
+        result.workdir = Path(tempfile.mkdtemp(prefix="iotcop-"))
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
+        if any(workdir.iterdir()):
+            raise UsageError(f"{workdir} is not empty: extract into a new or empty directory")
+        result.workdir, result.keep = workdir, True
     os.chmod(result.workdir, 0o755)  # the unprivileged extractors must reach it
     try:
         _layer(image, result, limits, depth=0)
         if not result.steps:
             result.notes.append(_unknown_blob_note(image))
     except BaseException:  # Ctrl-C included: never leave a half-extracted tree behind
+        result.keep = False
         result.close()
         raise
     return result

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from iotcop.errors import ImageError
 from iotcop.firmware.accounts import Accounts, collect_accounts
+from iotcop.firmware.cache import cached_extract
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.firmware.identify import Platform, platform, rtos_of
 from iotcop.firmware.services import BootServices, collect_boot_services
+from iotcop.model import FileSystemInfo
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,18 @@ class FirmwareFacts:
     root: FileSystem | None
     accounts: Accounts = field(default_factory=Accounts)
     boot: BootServices = field(default_factory=BootServices)
+    platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
+    rtos: str | None = None  # the RTOS a blob without a Linux file system names
+
+    def filesystem_info(self) -> tuple[FileSystemInfo, ...]:
+        out = []
+        for fs in self.extraction.filesystems:
+            p = self.platforms.get(fs.label)
+            out.append(FileSystemInfo(label=fs.label, root=fs is self.root, entries=len(fs),
+                                      os=p.os_flavour if p else None, os_version=p.os_version if p else None,
+                                      arch=p.arch if p else None, bits=p.bits if p else None,
+                                      endianness=p.endianness if p else None))
+        return tuple(out)
 
     def close(self) -> None:
         self.extraction.close()
@@ -40,6 +55,9 @@ class FirmwareFacts:
         failed += [f"{fs.label} was extracted but does not look like a Linux root (fewer than two of /etc, /bin, "
                    "/lib, /sbin, /usr)" for fs in self.extraction.filesystems]
         detail = "; ".join(failed + self.extraction.notes) or "nothing recognisable in the image"
+        if self.rtos:  # not a failure of extraction: there is no Linux to look into
+            return (f"the image is a {self.rtos} firmware blob, not a Linux file system: its accounts and "
+                    f"services cannot be read this way ({detail})")
         return f"no Linux root file system was extracted ({detail})"
 
 
@@ -64,12 +82,19 @@ def identify(image: Path) -> ImageIdentity:
     return ImageIdentity(image.name, digest.hexdigest(), size)
 
 
-def collect_firmware(image: Path, limits: Limits | None = None) -> FirmwareFacts:
+def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool = True) -> FirmwareFacts:
     identity = identify(image)
-    extraction = extract(image, limits)
+    limits = limits or Limits()
+    if use_cache and identity.sha256 is not None:
+        extraction = cached_extract(image, identity.sha256, limits)
+    else:
+        extraction = extract(image, limits)
     root = extraction.root
     facts = FirmwareFacts(identity, extraction, root)
+    facts.platforms = {fs.label: platform(fs) for fs in extraction.filesystems}
     if root is not None:
         facts.accounts = collect_accounts(root)
         facts.boot = collect_boot_services(root)
+    elif image.is_file():
+        facts.rtos = rtos_of(image)
     return facts

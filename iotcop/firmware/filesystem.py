@@ -57,10 +57,12 @@ class Entry:
 class FileSystem:
     """One root file system; ``host_root`` is where its files lie on disk."""
 
-    def __init__(self, host_root: Path, entries: dict[str, Entry], label: str = "rootfs") -> None:
+    def __init__(self, host_root: Path, entries: dict[str, Entry], label: str = "rootfs",
+                 meta: dict[str, tuple[int, int, int]] | None = None) -> None:
         self.host_root = host_root
         self.label = label
         self._entries = entries
+        self.meta = meta or {}  # as recorded in the image; kept so that a cached extraction can be re-read
 
     @classmethod
     def scan(cls, host_root: Path, label: str = "rootfs",
@@ -83,7 +85,7 @@ class FileSystem:
                     entries[path] = Entry(e.path, mode, e.size, uid, gid, e.link_target)
             elif stat.S_IFMT(mode) in _SPECIAL and posixpath.dirname(path) in entries:
                 entries[path] = Entry(path, mode, 0, uid, gid)  # a device node: recorded, never created
-        return cls(host_root, entries, label)
+        return cls(host_root, entries, label, meta)
 
     def __len__(self) -> int:
         return len(self._entries)

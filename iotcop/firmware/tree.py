@@ -31,17 +31,19 @@ class Limits:
 
 @dataclass
 class Extraction:
-    """The result: root file systems, the log, and a work directory removed on close."""
+    """The result: root file systems, the log, and a work directory removed on close (unless ``keep``:
+    an output directory the user asked for, or the extraction cache)."""
 
     filesystems: list[FileSystem] = field(default_factory=list)
     steps: list[ExtractionStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     workdir: Path | None = None
+    keep: bool = False
 
     def close(self) -> None:
-        if self.workdir is not None:
+        if self.workdir is not None and not self.keep:
             remove_tree(str(self.workdir))
-            self.workdir = None
+        self.workdir = None
 
     def __enter__(self) -> Extraction:
         return self
