@@ -6,6 +6,7 @@ setup:
 
 setup-dev:
 	scripts/setup.sh --dev
+	scripts/fetch-foreign-binaries.sh
 
 # Set everything up, then assess the bundled example firmware with its manufacturer's declaration.
 demo: setup

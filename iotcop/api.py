@@ -16,8 +16,8 @@ from iotcop.firmware.extract import Limits
 from iotcop.firmware.facts import FirmwareFacts, collect_firmware
 from iotcop.firmware.services import BootServices
 from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
-from iotcop.model import NEEDS, Assessment, EvidenceKind, RunStatus, Target, ToolInfo
-from iotcop.runner import Unavailable, run_checks
+from iotcop.model import NEEDS, Assessment, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
+from iotcop.runner import RunResult, Unavailable, run_checks
 
 Clock = Callable[[], dt.datetime]
 
@@ -48,6 +48,20 @@ def assess_firmware(
         facts.close()
 
 
+def _partial_extraction(result: RunResult, facts: FirmwareFacts) -> RunResult:
+    """A limit that stopped extraction leaves the file system incomplete: what the checks found there is
+    true, but 'found nothing' is no evidence, so a clean firmware run becomes INCONCLUSIVE."""
+    limits = [f"{s.format} at 0x{s.offset:x}: {s.message}" for s in facts.extraction.steps if s.outcome == "limit"]
+    if not limits or facts.root is None:
+        return result
+    reason = "extraction stopped at a limit, so the file system may be incomplete (" + "; ".join(limits) + ")"
+    runs = tuple(
+        CheckRun(check_id=r.check_id, status=RunStatus.INCONCLUSIVE, reason=reason)
+        if r.check_id.startswith("fw.") and r.status is RunStatus.COMPLETED and r.finding_count == 0 else r
+        for r in result.runs)
+    return RunResult(runs, result.findings)
+
+
 def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Catalogue, clock: Clock) -> Assessment:
     bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials()}
     unavailable = {
@@ -65,7 +79,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
     else:
         bag[Declaration] = declaration
         inputs.append(EvidenceKind.DECLARATION)
-    result = run_checks(REGISTRY, bag, unavailable)
+    result = _partial_extraction(run_checks(REGISTRY, bag, unavailable), facts)
     verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
     product = declaration.product if declaration else None
     notes = [*facts.extraction.notes, *facts.accounts.problems]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Real foreign-architecture binaries for the tests: Debian's busybox-static for armhf, mipsel and arm64,
+# downloaded as .deb files (not installed) into build/debs. Needs root the first time, to enable the
+# architectures in dpkg; cached afterwards. Tests that need them skip (or fail under CI) without them.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dest="$here/build/debs"
+arches=(armhf mipsel arm64)
+mkdir -p "$dest"
+have=0
+for a in "${arches[@]}"; do ls "$dest"/busybox-static_*_"$a".deb >/dev/null 2>&1 && have=$((have + 1)); done
+[ "$have" -eq "${#arches[@]}" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fetch-foreign-binaries: not root, skipping (tests that need foreign binaries will skip)" >&2
+  exit 0
+fi
+added=0
+for a in "${arches[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$a"; then dpkg --add-architecture "$a"; added=1; fi
+done
+[ "$added" -eq 1 ] && apt-get update -qq
+cd "$dest"
+chmod 0777 "$dest"  # apt's download sandbox user must be able to write here
+apt-get download -qq $(printf 'busybox-static:%s ' "${arches[@]}") >/dev/null
+chmod 0755 "$dest"
