@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from iotcop.cli_common import EXIT_INPUT, FORMAT, Format, emit_json, err, handles_errors, out
+from iotcop.errors import UsageError
 from iotcop.firmware import cache
 from iotcop.firmware.extract import Limits, extract
 from iotcop.firmware.facts import identify
@@ -41,20 +42,27 @@ def extract_cmd(
     timeout: float = TIMEOUT,
 ) -> None:
     """Unpack every layer of IMAGE into OUTPUT; print what was found (format, offset, size) and the root
-    file systems. Exit code 3 when no file system was found."""
+    file systems. Exit code 3 when no file system was found or a limit stopped the extraction."""
     identity = identify(image)
+    if identity.sha256 is None:  # extract() reads a directory in place: OUTPUT would silently stay empty
+        raise UsageError(f"{image} is a directory, already unpacked: `iotcop assess firmware` reads it in place")
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{output} is not a directory: extract into a new or empty directory")
     limits = limits_from(max_bytes, max_files, max_depth, timeout)
     busy = err.status(f"unpacking {escape(image.name)} …", spinner="dots") \
         if not quiet and fmt is Format.TABLE and sys.stderr.isatty() else nullcontext()
     with busy:
-        result = extract(image, limits, workdir=output)
+        try:
+            result = extract(image, limits, workdir=output)
+        except OSError as exc:  # OUTPUT is a file, lies under one, or cannot be created
+            raise UsageError(f"cannot unpack into {output}: {exc.strerror or exc}") from exc
     with result:
         if fmt is Format.JSON:
             emit_json(_as_json(result, identity.sha256))
         elif not quiet:
             out.print(_tree(result, image.name, identity.sha256))
-        if not result.filesystems:
-            raise typer.Exit(EXIT_INPUT)
+        if not result.filesystems or any(s.outcome == "limit" for s in result.steps):
+            raise typer.Exit(EXIT_INPUT)  # nothing found, or what was found may be incomplete
 
 
 def _as_json(result: Extraction, sha256: str | None) -> dict[str, object]:

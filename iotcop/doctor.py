@@ -29,7 +29,8 @@ _TESTS = "tests and benchmarks only"
 TOOLS: tuple[Tool, ...] = (
     Tool("unsquashfs", "squashfs-tools", "extract whole-image SquashFS file systems", ("-version",)),
     Tool("setpriv", "util-linux", "run extractors without root privileges", ("--version",)),
-    Tool("7z", "p7zip-full", "unblob: 7z, CAB, ISO, CramFS and other archives", ()),
+    Tool("7z", "p7zip-full", "unblob: 7z, CAB, ISO and other archives", ()),
+    Tool("fsck.cramfs", "util-linux", "CramFS file systems (in place of unblob's 7z)", ("--version",)),
     Tool("debugfs", "e2fsprogs", "unblob: ext2/3/4 file systems", ("-V",)),
     Tool("fsck.erofs", "erofs-utils", "unblob: EROFS file systems", ("-V",)),
     Tool("lz4", "lz4", "unblob: LZ4 streams", ("--version",)),

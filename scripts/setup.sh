@@ -21,7 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-python=${PYTHON:-python3.11}
+# Debian's own Python 3.11 first: extractors run as 'nobody', who must be able to run the venv's
+# interpreter (a Python below a 0700 home, such as pyenv's under /root, cannot be reached)
+python=${PYTHON:-}
+[ -n "$python" ] || { [ -x /usr/bin/python3.11 ] && python=/usr/bin/python3.11; }
+[ -n "$python" ] || python=python3.11
 command -v "$python" >/dev/null || python=python3
 "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
   echo "setup: iotcop needs Python 3.11 (found $("$python" --version 2>&1))" >&2; exit 1; }

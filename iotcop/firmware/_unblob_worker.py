@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 from unblob import processing
+from unblob.extractors import Command
 from unblob.handlers import BUILTIN_DIR_HANDLERS, BUILTIN_HANDLERS
+from unblob.handlers.filesystem.cramfs import CramFSHandler
 from unblob.handlers.filesystem.squashfs import SquashFSv4BEHandler, SquashFSv4LEHandler
 from unblob.logging import configure_logger
 from unblob.models import ExtractError, Extractor, ExtractResult, Task, TaskResult
@@ -78,8 +80,16 @@ def _stop_at_roots(self: processing.Processor, result: TaskResult, task: Task) -
     _process_task(self, result, task)
 
 
+class FsckCramfs(CramFSHandler):
+    """util-linux's fsck.cramfs reads both endiannesses and keeps the image's relative links, which 7z
+    (unblob's choice) refuses as 'dangerous link path'."""
+
+    EXTRACTOR = Command("fsck.cramfs", "--extract={outdir}/cramfs-root", "{inpath}")
+
+
 def handlers() -> tuple[type, ...]:
-    swap: dict[type, type] = {SquashFSv4LEHandler: IotcopSquashfsV4LE, SquashFSv4BEHandler: IotcopSquashfsV4BE}
+    swap: dict[type, type] = {SquashFSv4LEHandler: IotcopSquashfsV4LE, SquashFSv4BEHandler: IotcopSquashfsV4BE,
+                              CramFSHandler: FsckCramfs}
     return tuple(swap.get(h, h) for h in BUILTIN_HANDLERS)
 
 

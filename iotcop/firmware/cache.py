@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import tempfile
-from contextlib import suppress
 from pathlib import Path
 
 from iotcop._version import __version__
@@ -55,16 +54,18 @@ def cached_extract(image: Path, sha256: str, limits: Limits) -> Extraction:
         if not _cacheable(result):  # keep it for this run only: the next run tries again
             result.workdir, result.keep = staging, False
             return result
-        _write_manifest(staging, result, limits)
-        with suppress(FileNotFoundError):
+        try:
+            _write_manifest(staging, result, limits)
             remove_tree(str(entry))
-        os.rename(staging, entry)
+            os.rename(staging, entry)
+        except OSError:  # a full disk, or another run stored this image meanwhile: this run goes uncached
+            result.workdir, result.keep = staging, False
+            return result
     except BaseException:
         remove_tree(str(staging))
         raise
     loaded = _load(entry, limits)
-    assert loaded is not None
-    return loaded
+    return loaded if loaded is not None else extract(image, limits)  # replaced meanwhile by another run
 
 
 def _cacheable(result: Extraction) -> bool:
@@ -98,7 +99,7 @@ def _load(entry: Path, limits: Limits) -> Extraction | None:
         steps = [ExtractionStep.model_validate(s) for s in manifest["steps"]]
         return Extraction(filesystems=filesystems, steps=steps, notes=list(manifest["notes"]), workdir=entry,
                           keep=True)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):  # any damage: extract again
         return None
 
 

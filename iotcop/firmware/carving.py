@@ -13,22 +13,31 @@ import base64
 import json
 import os
 import re
+import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from iotcop.firmware.filesystem import FileSystem, walk
-from iotcop.firmware.tree import Extraction, Limits, nature_of, remove_tree, strip_special_bits, unprivileged
+from iotcop.firmware.tree import (
+    Extraction,
+    Limits,
+    nature_of,
+    reachable_tempdir,
+    remove_tree,
+    strip_special_bits,
+    unprivileged,
+)
 from iotcop.model import ExtractionStep
 
 ROOT_DIRS = ("etc", "bin", "lib", "sbin", "usr")
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 META_SUFFIX = ".iotcop-meta.json"
 
 
@@ -38,7 +47,7 @@ def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, d
     The worker runs in a fresh directory of the system's temporary area, which ``nobody`` can reach
     (a cache below a 0700 home cannot be), and its output is then moved under ``workdir``."""
     final = workdir / f"unblob-{len(list(workdir.glob('unblob-*')))}"
-    area = Path(tempfile.mkdtemp(prefix="iotcop-unblob-"))
+    area = reachable_tempdir("iotcop-unblob-")
     try:
         _run_in(area, image, result, limits, depth)
         shutil.move(str(area), str(final))  # a rename on one file system, else a copy keeping links as links
@@ -47,12 +56,25 @@ def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, d
             remove_tree(str(area))
     extract_root = final / "out"
     if extract_root.exists():
-        for root in find_roots(extract_root):
-            result.filesystems.append(FileSystem.scan(root, label=_label(root, extract_root), meta=_meta(root)))
+        roots = find_roots(extract_root)
+        recorded = {root: {**_special_bits(root), **(_meta(root) or {})} for root in roots}
+        strip_special_bits(extract_root)  # recorded above, now never left applied on disk
+        for root in roots:
+            result.filesystems.append(FileSystem.scan(root, label=_label(root, extract_root), meta=recorded[root]))
+
+
+def _special_bits(root: Path) -> dict[str, tuple[int, int, int]]:
+    """setuid/setgid files as the extractor left them (cpio, tar, ext, JFFS2 keep the bits as 'nobody'
+    may set them on its own files); their owner on disk is the extractor's, so owner 0 is assumed only
+    where the image's own record (the SquashFS sidecar) does not say otherwise."""
+    out = {}
+    for host, st in walk(root):
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            out["/" + os.path.relpath(host, root)] = (st.st_mode, 0, 0)
+    return out
 
 
 def _run_in(area: Path, image: Path, result: Extraction, limits: Limits, depth: int) -> None:
-    os.chmod(area, 0o755)
     source = area / "input" / image.name
     source.parent.mkdir()
     try:
@@ -69,10 +91,15 @@ def _run_in(area: Path, image: Path, result: Extraction, limits: Limits, depth: 
     cmd = [*drop, sys.executable, "-m", "iotcop.firmware._unblob_worker", str(source), str(extract_root),
            str(report), str(levels)]
     started = time.monotonic()
-    tripped = _watch(cmd, area, extract_root, limits)
-    elapsed = time.monotonic() - started
     size = image.stat().st_size
+    tripped = _watch(cmd, area, extract_root, limits, size)
+    elapsed = time.monotonic() - started
     steps = _steps(report, extract_root, depth) if report.exists() else []
+    deepest = _deepest_task(report) if report.exists() else 0
+    if not tripped and deepest >= levels:  # unblob stops at its depth silently; the log must not
+        steps.append(ExtractionStep(format="nested layer", size=size, depth=depth + levels, tool="unblob",
+                                    outcome="limit", message=f"layers deeper than {limits.max_depth} were not "
+                                                             "unpacked (--max-depth)"))
     if tripped:
         steps.append(ExtractionStep(format="nested layers", size=size, depth=depth, tool="unblob", outcome="limit",
                                     message=f"{tripped}; unpacking stopped after {elapsed:.1f} s"))
@@ -81,18 +108,31 @@ def _run_in(area: Path, image: Path, result: Extraction, limits: Limits, depth: 
         steps.append(ExtractionStep(format="nested layers", size=size, depth=depth, tool="unblob", outcome="failed",
                                     message=f"unblob wrote no report. {log}".strip()))
     result.steps.extend(steps)
-    if extract_root.exists():
-        strip_special_bits(extract_root)
 
 
-def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits) -> str:
+def _deepest_task(report: Path) -> int:
+    try:
+        tasks = json.loads(report.read_text())
+        return max((int(t.get("task", {}).get("depth", 0)) for t in tasks if isinstance(t, dict)), default=0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _limit_file_size(max_bytes: int) -> None:
+    """In the worker, before exec: no single file may outgrow the byte limit, whatever the poll sees."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+
+
+def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits, size: int) -> str:
     """Run the worker; return '' when it ended by itself, else why it was stopped."""
     # the venv's bin first: unblob calls jefferson and ubireader by name, and they live beside Python
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
     env = {**os.environ, "HOME": str(area), "TMPDIR": str(area), "PATH": path}
     with open(area / "worker.err", "wb") as err:
         proc = subprocess.Popen(cmd, cwd=area, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, start_new_session=True)
+                                stderr=err, start_new_session=True,
+                                preexec_fn=lambda: _limit_file_size(limits.max_total_bytes))
     budget = limits.seconds_per_layer * max(1, limits.max_depth)  # every layer of the nesting gets its time
     deadline = time.monotonic() + budget
     reason = ""
@@ -102,6 +142,8 @@ def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits) -> st
             written, files = _usage(extract_root)
             if written > limits.max_total_bytes:
                 reason = f"extracted bytes passed the limit of {limits.max_total_bytes}"
+            elif written > limits.max_ratio * max(size, 4096):
+                reason = f"extracted {written} bytes from {size}: past the expansion ratio of {limits.max_ratio:g}"
             elif files > limits.max_files:
                 reason = f"extracted files passed the limit of {limits.max_files}"
             elif time.monotonic() > deadline:

@@ -23,7 +23,7 @@ from iotcop.firmware import layers
 from iotcop.firmware.carving import run_unblob
 from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.layers import find_squashfs
-from iotcop.firmware.tree import Extraction, Limits, entropy, nature_of
+from iotcop.firmware.tree import Extraction, Limits, entropy, nature_of, privilege_note
 from iotcop.model import ExtractionStep
 
 __all__ = ["Extraction", "Limits", "extract", "find_squashfs"]
@@ -56,6 +56,8 @@ def extract(image: Path, limits: Limits | None = None, workdir: Path | None = No
         _layer(image, result, limits, depth=0)
         if not result.steps:
             result.notes.append(_unknown_blob_note(image))
+        if (note := privilege_note()) and any(s.tool in ("unblob", "unsquashfs") for s in result.steps):
+            result.notes.append(note)
     except BaseException:  # Ctrl-C included: never leave a half-extracted tree behind
         result.keep = False
         result.close()

@@ -3,8 +3,9 @@
 Architecture comes from the ELF headers of the binaries in /bin, /sbin and /lib (the ELF identification
 bytes and e_machine, System V ABI), counted so that one stray foreign binary does not decide. The OS
 flavour comes from the marker files each build system leaves (/etc/openwrt_release, Buildroot's
-/etc/os-release, Poky's /etc/version, dpkg's status, Android's build.prop). A blob with no Linux file
-system is searched for the names RTOS kernels leave in their images.
+/etc/os-release, Poky's os-release or /etc/build, dpkg's status, Android's build.prop); a name in a
+banner or a text file is no marker. A blob with no Linux file system is searched for the names RTOS
+kernels leave in their images.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.firmware.tree import entropy
 
 # e_machine values (System V ABI, ELF specification; Linux include/uapi/linux/elf-em.h)
 MACHINES = {2: "sparc", 3: "x86", 8: "mips", 20: "powerpc", 21: "powerpc64", 40: "arm", 42: "superh",
@@ -121,8 +123,10 @@ def rtos_of(image: Path, limit: int = 64 * 1024 * 1024) -> str | None:
     """The RTOS an image names, for a blob with no Linux file system (bounded read)."""
     with open(image, "rb") as fh:
         data = fh.read(limit)
-    for marker, name in RTOS_MARKERS:
-        if re.search(re.escape(marker), data):
+    if entropy(data[: 8 * 1024 * 1024]) > 7.9:
+        return None  # encrypted or compressed as a whole: a name found in it would be chance, not a string
+    for marker, name in RTOS_MARKERS:  # a name, not a fragment of a longer word
+        if re.search(rb"(?<![A-Za-z0-9])" + re.escape(marker) + rb"(?![A-Za-z0-9])", data):
             return name
     return None
 

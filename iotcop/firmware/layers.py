@@ -8,13 +8,16 @@ in the log). A SquashFS that fills the image is unpacked with Debian's ``unsquas
 
 from __future__ import annotations
 
+import lzma
 import os
 import posixpath
 import re
 import shutil
 import stat
 import struct
+import subprocess
 import tarfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from iotcop.firmware.tree import (
     Extraction,
     Limits,
     error_line,
+    reachable_tempdir,
     remove_tree,
     run_limited,
     strip_special_bits,
@@ -37,13 +41,25 @@ _LISTING = re.compile(r"^(?P<mode>[-dlcbps][-rwxsStT]{9}) (?P<uid>\d+)/(?P<gid>\
                       r"\d{4}-\d\d-\d\d \d\d:\d\d (?P<path>.*)$")
 
 
+# tarfile reads these compressions itself; the step names the one it met, as unblob's steps would
+_TAR_COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x5d\x00\x00", "lzma"))
+# what a corrupt compressed stream raises from inside tarfile: all mean "this layer failed"
+_TAR_ERRORS = (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
+
+
+def _tar_format(image: Path) -> str:
+    with open(image, "rb") as fh:
+        head = fh.read(6)
+    return next((f"tar ({name})" for magic, name in _TAR_COMPRESSION if head.startswith(magic)), "tar")
+
+
 def is_tar(image: Path) -> bool:
     """A tar with at least one member: ``tarfile.is_tarfile`` also accepts a zero block (an empty archive),
     and firmware often starts with zero padding before its kernel and SquashFS."""
     try:
         with tarfile.open(image) as tar:
             return tar.next() is not None
-    except (tarfile.TarError, OSError, EOFError):
+    except _TAR_ERRORS:
         return False
 
 
@@ -53,6 +69,7 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
     meta: dict[str, tuple[int, int, int]] = {}
     refused: list[str] = []
     size = image.stat().st_size
+    fmt = _tar_format(image)
     try:
         with tarfile.open(image) as tar:
             members: list[tarfile.TarInfo] = []
@@ -60,7 +77,7 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
             for member in tar:
                 total += member.size
                 if len(members) >= limits.max_files or total > limits.max_total_bytes:
-                    result.steps.append(ExtractionStep(format="tar", size=size, depth=depth, tool="tarfile",
+                    result.steps.append(ExtractionStep(format=fmt, size=size, depth=depth, tool="tarfile",
                                                        outcome="limit",
                                                        message=f"stopped: over {limits.max_files} files or "
                                                                f"{limits.max_total_bytes} bytes"))
@@ -69,14 +86,14 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
                 members.append(member)
             top = _archive_top([m.name for m in members])
             tar.extractall(dest, members=members, filter=_member_filter(top, refused))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        result.steps.append(ExtractionStep(format="tar", size=size, depth=depth, tool="tarfile", outcome="failed",
+    except _TAR_ERRORS as exc:
+        result.steps.append(ExtractionStep(format=fmt, size=size, depth=depth, tool="tarfile", outcome="failed",
                                            message=str(exc)))
         return
     message = f"{len(members) - len(refused)} members"
     if refused:  # refused members are named in the log: they are part of what the image tried to do
         message += f"; {len(refused)} refused: " + "; ".join(refused[:10]) + ("; ..." if len(refused) > 10 else "")
-    result.steps.append(ExtractionStep(format="tar", size=size, depth=depth, tool="tarfile", outcome="extracted",
+    result.steps.append(ExtractionStep(format=fmt, size=size, depth=depth, tool="tarfile", outcome="extracted",
                                        message=message[:2000]))
     root = dest / top if top else dest
     if top and root.is_dir() and not root.is_symlink():  # 'rootfs/etc/passwd' in the archive is '/etc/passwd'
@@ -209,8 +226,12 @@ def truncated_squashfs(data: bytes, found: list[tuple[int, int, str]]) -> list[t
         if any(o <= offset < o + n for o, n, _ in found):
             continue
         block_size, _, compression, block_log, _, _, major = struct.unpack_from("<IIHHHHH", data, offset + 12)
-        (bytes_used,) = struct.unpack_from("<Q", data, offset + 40)
-        if major == 4 and block_size == 1 << block_log and 4096 <= block_size <= 1 << 20 \
+        bytes_used, _, _, inode_table, directory_table = struct.unpack_from("<QQQQQ", data, offset + 40)
+        # a superblock quoted inside another stream (an lz4 block copies bytes verbatim) has tables that
+        # make no sense for its size: only a plausible one is a truncated file system
+        plausible = compression in SQUASHFS_COMPRESSORS and bytes_used < 1 << 36 \
+            and 96 <= inode_table < directory_table < bytes_used
+        if major == 4 and block_size == 1 << block_log and 4096 <= block_size <= 1 << 20 and plausible \
                 and bytes_used > len(data) - offset:
             out.append((offset, bytes_used, SQUASHFS_COMPRESSORS.get(compression, f"unknown({compression})")))
     return out
@@ -234,8 +255,7 @@ def _unsquashfs(carved: Path, dest: Path, offset: int, size: int, compressor: st
     if sizes > limits.max_total_bytes or sizes > limits.max_ratio * max(size, 1):
         return step("limit", f"{sizes} bytes uncompressed exceed the size or expansion-ratio limit")
     (dest.parent / (dest.name + ".listing")).write_text(listing.stdout)
-    proc = run_limited([*unprivileged(), "unsquashfs", "-no-progress", "-no-xattrs", "-d", str(dest), str(carved)],
-                limits, owner_dir=dest.parent)
+    proc = _unsquashfs_unprivileged(carved, dest, limits)
     if proc.returncode != 0 and not dest.exists():
         return step("failed", error_line(proc.stderr) or f"unsquashfs exited with {proc.returncode}")
     strip_special_bits(dest)
@@ -243,6 +263,30 @@ def _unsquashfs(carved: Path, dest: Path, offset: int, size: int, compressor: st
     if proc.returncode != 0:
         message += f"; unsquashfs reported: {error_line(proc.stderr)}"
     return step("extracted", message)
+
+
+def _unsquashfs_unprivileged(carved: Path, dest: Path, limits: Limits) -> subprocess.CompletedProcess[str]:
+    """Run unsquashfs; as root, run it as ``nobody`` in a fresh area of the temporary directory that
+    ``nobody`` can reach (``dest`` may lie below a 0700 home or cache), then move the tree to ``dest``."""
+    drop = unprivileged()
+    if not drop:
+        return run_limited(["unsquashfs", "-no-progress", "-no-xattrs", "-d", str(dest), str(carved)], limits)
+    area = reachable_tempdir("iotcop-unsquashfs-")
+    try:
+        os.chown(area, 65534, 65534)
+        source = area / "image"
+        try:
+            os.link(carved, source)
+        except OSError:
+            shutil.copyfile(carved, source)
+        os.chmod(source, 0o644)
+        out = area / "root"
+        proc = run_limited([*drop, "unsquashfs", "-no-progress", "-no-xattrs", "-d", str(out), str(source)], limits)
+        if out.exists():
+            shutil.move(str(out), str(dest))
+        return proc
+    finally:
+        remove_tree(str(area))
 
 
 def _squashfs_listing(dest: Path) -> dict[str, tuple[int, int, int]]:

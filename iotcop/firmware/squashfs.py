@@ -173,6 +173,7 @@ class SquashFS:
         self._decompress = _codec(self.sb.compressor)
         self._meta_cache: OrderedDict[int, tuple[bytes, int]] = OrderedDict()
         self._meta_left = MAX_METADATA
+        self._fragments: OrderedDict[int, bytes] = OrderedDict()  # decompressed, for read()
         self._ids = self._id_table()
 
     # --- low level -------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ class SquashFS:
         if major != 4:
             raise SquashfsError(f"SquashFS version {major} (only 4.x is read)")
         if not 4096 <= block_size <= 1 << 20 or block_size != 1 << block_log:
-            raise SquashfsError(f"implausible block size {block_size}")
+            raise SquashfsError(f"implausible block size {block_size} (block log {block_log})")
         if used > len(self.data):
             raise SquashfsError(f"truncated: the superblock says {used} bytes, {len(self.data)} present")
         if used < 96:
@@ -311,12 +312,14 @@ class SquashFS:
             if count >= 256:
                 raise SquashfsError(f"{path}: a directory header claims {count + 1} entries (at most 256)")
             for _ in range(count + 1):
-                entry_off, _, _, name_size = self._unpack("HhHH", cur.read(8)) if left >= 8 else (0, 0, 0, 0)
+                if left < 9:
+                    raise SquashfsError(f"{path}: directory listing ends early")
+                entry_off, _, _, name_size = self._unpack("HhHH", cur.read(8))
+                if name_size >= 256:
+                    raise SquashfsError(f"{path}: a name of {name_size + 1} bytes in a directory")
                 left -= 9 + name_size
                 if left < 0:
                     raise SquashfsError(f"{path}: directory listing ends early")
-                if name_size >= 256:
-                    raise SquashfsError(f"{path}: a name of {name_size + 1} bytes in a directory")
                 yield cur.read(name_size + 1).decode("utf-8", "surrogateescape"), (inode_block << 16) | entry_off
 
     def walk(self, max_entries: int = 1_000_000) -> Iterator[Node]:
@@ -396,7 +399,11 @@ class SquashFS:
             elif kind == _BLOCK:
                 yield self._data_block(a, b, want)
             else:
-                yield bytes(_tail(self._fragment_block(a), b, want, node.path))
+                block = self._fragments.pop(a, None) or self._fragment_block(a)
+                self._fragments[a] = block  # files of one directory share fragment blocks: keep the last few
+                if len(self._fragments) > 4:
+                    self._fragments.popitem(last=False)
+                yield bytes(_tail(block, b, want, node.path))
 
 
 def _tail(fragment: bytes | memoryview, offset: int, want: int, path: str) -> memoryview:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
+import tempfile
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -84,10 +87,58 @@ def remove_tree(root: str) -> None:
 
 
 def unprivileged() -> list[str]:
-    """Drop root for extractors: nothing from the image can then create devices or set owners."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+    """Drop root for extractors: nothing from the image can then create devices or set owners.
+
+    ``nobody`` must be able to reach the Python that runs the extractors and iotcop itself (a venv or
+    checkout below a 0700 home cannot be reached); where it cannot, extractors run with iotcop's own
+    rights and ``privilege_note()`` says so in the extraction log."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not _reachable_by_others():
         return []
     return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def reachable_tempdir(prefix: str) -> Path:
+    """A new directory (0755) in the first temporary area that others can reach: ``$TMPDIR`` may be a
+    private 0700 directory, which an extractor running as ``nobody`` could not enter."""
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        if _searchable_by_others(base):
+            area = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+            break
+    else:
+        area = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(area, 0o755)
+    return area
+
+
+def _searchable_by_others(directory: str) -> bool:
+    path = os.path.realpath(directory)
+    while True:
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+        if path == os.path.dirname(path):
+            return True
+        path = os.path.dirname(path)
+
+
+def privilege_note() -> str | None:
+    if os.geteuid() == 0 and (shutil.which("setpriv") is None or not _reachable_by_others()):
+        return ("extractors ran as root: the unprivileged user 'nobody' cannot reach this Python or iotcop "
+                f"({os.path.realpath(sys.executable)}); install iotcop where all users can read it")
+    return None
+
+
+@functools.cache
+def _reachable_by_others() -> bool:
+    """Whether every directory above the interpreter, the standard library and iotcop is searchable by
+    others, and the files are readable (the static form of 'can nobody run us')."""
+    import iotcop
+
+    paths = [os.path.realpath(sys.executable), os.path.realpath(os.__file__), os.path.realpath(iotcop.__file__),
+             os.path.realpath(functools.__file__)]
+    return all(os.stat(p).st_mode & stat.S_IROTH and _searchable_by_others(os.path.dirname(p)) for p in paths)
 
 
 def strip_special_bits(root: Path) -> None:
@@ -96,9 +147,7 @@ def strip_special_bits(root: Path) -> None:
             os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
-def run_limited(cmd: list[str], limits: Limits, owner_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    if owner_dir is not None and cmd[0] == "setpriv":
-        os.chown(owner_dir, 65534, 65534)
+def run_limited(cmd: list[str], limits: Limits) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, errors="replace",
                               timeout=limits.seconds_per_layer, stdin=subprocess.DEVNULL, check=False)
