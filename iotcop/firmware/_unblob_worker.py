@@ -13,22 +13,25 @@ own SquashFS reader instead (legacy LZMA and big-endian included).
 from __future__ import annotations
 
 import json
+import posixpath
 import sys
 from pathlib import Path
 
-from unblob import processing
+from unblob import file_utils, processing
 from unblob.extractors import Command
 from unblob.handlers import BUILTIN_DIR_HANDLERS, BUILTIN_HANDLERS
+from unblob.handlers.archive import cpio
 from unblob.handlers.filesystem.cramfs import CramFSHandler
 from unblob.handlers.filesystem.squashfs import SquashFSv4BEHandler, SquashFSv4LEHandler
 from unblob.logging import configure_logger
 from unblob.models import ExtractError, Extractor, ExtractResult, Task, TaskResult
 from unblob.processing import ExtractionConfig, process_file
-from unblob.report import ExtractCommandFailedReport, StatReport
+from unblob.report import ExtractCommandFailedReport, SpecialFileExtractionProblem, StatReport
 from unblob.sandbox import Sandbox
 
 from iotcop.firmware import squashfs
 from iotcop.firmware.carving import META_SUFFIX
+from iotcop.firmware.unblob_handlers import FitHandler, UImageHandler
 
 MAX_SQUASHFS_BYTES = 2 * 1024**3  # the parent's live byte limit is the real bound
 
@@ -87,10 +90,27 @@ class FsckCramfs(CramFSHandler):
     EXTRACTOR = Command("fsck.cramfs", "--extract={outdir}/cramfs-root", "{inpath}")
 
 
+def _never_mknod(self: file_utils.FileSystem, path: Path, mode: int = 0o600, device: int = 0) -> None:
+    """Even when the worker has to run as root, no device node or socket from an image is created."""
+    self.record_problem(SpecialFileExtractionProblem(
+        problem="iotcop never creates device nodes or sockets from an image", resolution="Skipped.",
+        path=str(path), mode=mode, device=device))
+
+
+_dump_cpio = cpio.CPIOParserBase.dump_entries
+
+
+def _dump_cpio_recording(self: cpio.CPIOParserBase, fs: file_utils.FileSystem) -> None:
+    """unblob writes a cpio's files but not their modes: record them (setuid bits, device nodes) beside."""
+    meta = {posixpath.normpath("/" + str(e.path)): [e.mode, 0, 0] for e in self.entries}
+    (fs.root.parent / (fs.root.name + META_SUFFIX)).write_text(json.dumps(meta))
+    _dump_cpio(self, fs)
+
+
 def handlers() -> tuple[type, ...]:
     swap: dict[type, type] = {SquashFSv4LEHandler: IotcopSquashfsV4LE, SquashFSv4BEHandler: IotcopSquashfsV4BE,
                               CramFSHandler: FsckCramfs}
-    return tuple(swap.get(h, h) for h in BUILTIN_HANDLERS)
+    return (*(swap.get(h, h) for h in BUILTIN_HANDLERS), UImageHandler, FitHandler)
 
 
 def main(argv: list[str]) -> int:
@@ -108,6 +128,8 @@ def main(argv: list[str]) -> int:
     )
     extract_root.mkdir(parents=True, exist_ok=True)
     processing.Processor._process_task = _stop_at_roots  # type: ignore[method-assign]
+    file_utils.FileSystem.mknod = _never_mknod  # type: ignore[method-assign]
+    cpio.CPIOParserBase.dump_entries = _dump_cpio_recording  # type: ignore[method-assign]
     try:
         Sandbox(config, log_path, report).run(process_file, config, image, report)
     except Exception as exc:

@@ -57,6 +57,7 @@ def run_unblob(image: Path, workdir: Path, result: Extraction, limits: Limits, d
     extract_root = final / "out"
     if extract_root.exists():
         roots = find_roots(extract_root)
+        roots += [fs for fs in find_filesystems(extract_root) if not any(_related(fs, r) for r in roots)]
         recorded = {root: {**_special_bits(root), **(_meta(root) or {})} for root in roots}
         strip_special_bits(extract_root)  # recorded above, now never left applied on disk
         for root in roots:
@@ -245,6 +246,33 @@ def find_roots(extract_root: Path) -> list[Path]:
 
 
 _CHUNK_DIR = re.compile(r"^(\d+)-(\d+)\.(\w+)_extract$")
+
+
+# unblob handler names of file systems: an extracted one is a file system even when it is not a root
+# (a JFFS2 or UBIFS configuration partition, an overlay)
+_FS_HANDLERS = re.compile(r"^(squashfs|jffs2|ubifs|extfs|cramfs|yaffs|romfs|fat|erofs|minixfs|iso9660|ntfs|btrfs|ufs)")
+
+
+def find_filesystems(extract_root: Path) -> list[Path]:
+    """Directories unblob unpacked from a file-system chunk (``<start>-<end>.<handler>_extract``, or
+    ``<name>_extract`` for a whole file), with iotcop's 'squashfs-root'/'cramfs-root' level skipped."""
+    found = []
+    for host, st in walk(extract_root):
+        name = os.path.basename(host)
+        if not stat.S_ISDIR(st.st_mode) or not name.endswith("_extract"):
+            continue
+        m = _CHUNK_DIR.match(name)
+        handler = m[3] if m else ""
+        if not _FS_HANDLERS.match(handler):
+            continue
+        path = Path(host)
+        inner = [path / sub for sub in ("squashfs-root", "cramfs-root") if (path / sub).is_dir()]
+        found.append(inner[0] if inner else path)
+    return sorted(found)
+
+
+def _related(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
 
 
 def _label(root: Path, extract_root: Path) -> str:

@@ -14,6 +14,7 @@ removed on ``close()``, also when extraction is interrupted.
 
 from __future__ import annotations
 
+import bz2
 import os
 import tempfile
 from pathlib import Path
@@ -87,8 +88,30 @@ def _layer(path: Path, result: Extraction, limits: Limits, depth: int) -> None:
             format=f"squashfs-v4 ({compressor})", offset=offset, size=len(data) - offset, depth=depth,
             tool="iotcop", outcome="failed", message=f"truncated: the superblock says {needed} bytes, only "
                                                      f"{len(data) - offset} remain in the image"))
+    broken = _broken_bzip2(data)
     del data
+    if broken:  # unblob finds no chunk in a cut bzip2 stream: say what it is, not only its entropy
+        result.steps.append(ExtractionStep(format="bzip2", size=path.stat().st_size, depth=depth, tool="iotcop",
+                                           outcome="failed", message=broken))
+        return
     run_unblob(path, result.workdir, result, limits, depth)
+
+
+def _broken_bzip2(data: memoryview) -> str:
+    """Why a file that starts as a bzip2 stream cannot be decompressed, or '' (also when it can)."""
+    if len(data) < 4 or bytes(data[:3]) != b"BZh" or not 0x31 <= data[3] <= 0x39:  # 'BZh1'..'BZh9'
+        return ""
+    decompressor = bz2.BZ2Decompressor()
+    try:
+        for start in range(0, len(data), 1 << 20):
+            decompressor.decompress(bytes(data[start:start + (1 << 20)]), max_length=64 << 20)
+            if decompressor.eof:
+                return ""
+            if not decompressor.needs_input:
+                return ""  # it decompresses: a large stream, left to unblob
+    except (OSError, ValueError) as exc:
+        return f"the bzip2 stream is corrupt: {exc}"
+    return "the bzip2 stream is truncated: it ends before its end-of-stream marker"
 
 
 def _into_package(result: Extraction, before: int, limits: Limits, depth: int) -> None:

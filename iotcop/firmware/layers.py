@@ -93,6 +93,10 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
     message = f"{len(members) - len(refused)} members"
     if refused:  # refused members are named in the log: they are part of what the image tried to do
         message += f"; {len(refused)} refused: " + "; ".join(refused[:10]) + ("; ..." if len(refused) > 10 else "")
+    if fmt != "tar":  # two layers, as they are: the compressed stream, and the tar inside it
+        result.steps.append(ExtractionStep(format=fmt[5:-1], size=size, depth=depth, tool="tarfile",
+                                           outcome="extracted"))
+        fmt, depth = "tar", depth + 1
     result.steps.append(ExtractionStep(format=fmt, size=size, depth=depth, tool="tarfile", outcome="extracted",
                                        message=message[:2000]))
     root = dest / top if top else dest
