@@ -18,8 +18,15 @@ added=0
 for a in "${arches[@]}"; do
   if ! dpkg --print-foreign-architectures | grep -qx "$a"; then dpkg --add-architecture "$a"; added=1; fi
 done
-[ "$added" -eq 1 ] && apt-get update -qq
+if [ "$added" -eq 1 ]; then apt-get update -qq || true; fi
 cd "$dest"
 chmod 0777 "$dest"  # apt's download sandbox user must be able to write here
-apt-get download -qq $(printf 'busybox-static:%s ' "${arches[@]}") >/dev/null
+packages=$(printf 'busybox-static:%s ' "${arches[@]}")
+# a mirror in the middle of a sync fails an index now and then: refresh once and retry, then give up
+# with a warning (the tests that need these binaries say why they skip) rather than failing the set-up
+if ! apt-get download -qq $packages >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get download -qq $packages >/dev/null 2>&1 ||
+    echo "fetch-foreign-binaries: could not download $packages; tests needing them will skip" >&2
+fi
 chmod 0755 "$dest"
