@@ -188,7 +188,9 @@ def extract_squashfs(image: Path, data: memoryview, dest: Path, result: Extracti
     size, compressor = found
     little = bytes(data[:4]) == squashfs.MAGIC_LE
     step = None
-    if little and compressor != "lzma" and shutil.which("unsquashfs"):
+    # unsquashfs as root would create the image's device nodes: only where it can run unprivileged
+    as_root_only = os.geteuid() == 0 and not unprivileged()
+    if little and compressor != "lzma" and shutil.which("unsquashfs") and not as_root_only:
         carved = image if size == len(data) else None
         if carved is None:
             carved = dest.parent / (dest.name + ".img")

@@ -1,7 +1,7 @@
 """A bounded, pure-Python reader and extractor for SquashFS 4.0 (little- and big-endian).
 
 Why our own: unblob's SquashFS handler wants ``sasquatch``, which Debian does not ship, and Debian's
-``unsquashfs`` reads no big-endian v4 images (old Broadcom/Realtek/Atheros vendor builds). This reader
+``unsquashfs`` reads no big-endian v4 images (some vendor builds for big-endian MIPS). This reader
 follows the on-disk format (superblock, metadata blocks, inode/directory/fragment/id tables) and
 decompresses with the standard library (zlib, xz, legacy LZMA) or the optional lz4 and zstandard
 packages; LZO has no Python decoder and is refused with a message. It never trusts a size or an offset
@@ -11,19 +11,17 @@ directory loops), and a broken image raises ``SquashfsError`` with a message, ne
 Extraction writes only regular files, directories and symlinks, with names checked (no '/', '.', '..',
 NUL or duplicates), files created with O_EXCL|O_NOFOLLOW, and no device node, fifo, owner or setuid bit
 applied: those are returned as metadata instead. Data blocks are decompressed in a thread pool (zlib,
-lzma, lz4 and zstd release the GIL) while files are written in image order, with a bounded window.
+lzma, lz4 and zstd release the GIL) while files are written in walk order, within a bounded window.
 """
 
 from __future__ import annotations
 
 import lzma
 import os
-import queue
 import stat
 import struct
-import threading
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -430,18 +428,14 @@ _OPEN = 3
 
 
 class _Writer:
-    """Writes regular files in walk order on its own thread while a pool decompresses their blocks: the walk,
-    the decompression and the file-system calls overlap. A bounded queue keeps the memory bounded."""
+    """Writes regular files in walk order while a thread pool decompresses their blocks ahead of it."""
 
     def __init__(self, fs: SquashFS, pool: ThreadPoolExecutor, max_bytes: int) -> None:
         self.fs, self.pool, self.budget, self.max_bytes = fs, pool, max_bytes, max_bytes
-        self.queue: queue.Queue[_Op | None] = queue.Queue(maxsize=_WINDOW_PIECES)
+        self.queue: deque[_Op] = deque()
+        self.in_flight = 0  # bytes decompressed or being decompressed, not yet written
         self.fragments: OrderedDict[int, Future[bytes]] = OrderedDict()
-        self.error: SquashfsError | None = None
-        self.stop = False
         self.fd = -1
-        self.thread = threading.Thread(target=self._run, name="squashfs-writer", daemon=True)
-        self.thread.start()
 
     def add(self, host: str, node: Node) -> None:
         if node.size > self.budget:
@@ -467,53 +461,37 @@ class _Writer:
         return future
 
     def _put(self, op: _Op) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(op)
+        self.queue.append(op)
+        if op.future is not None:
+            self.in_flight += op.size
+        while self.queue and (self.in_flight > _WINDOW_BYTES or len(self.queue) > _WINDOW_PIECES):
+            self.flush_one()
 
-    def finish(self) -> None:
-        """Wait for every queued write; raise the first error."""
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        """Stop writing (the walk failed): skip what is queued."""
-        if self.thread.is_alive():
-            self.stop = True
-            self.queue.put(None)
-            self.thread.join()
-
-    def _run(self) -> None:
-        try:
-            while (op := self.queue.get()) is not None:
-                if self.error is None and not self.stop:
-                    self._apply(op)
-        finally:
-            if self.fd >= 0:
-                os.close(self.fd)
-
-    def _apply(self, op: _Op) -> None:
+    def flush_one(self) -> None:
+        op = self.queue.popleft()
         try:
             if op.kind == _OPEN:
-                if self.fd >= 0:
-                    os.close(self.fd)
-                    self.fd = -1
+                self.close()
                 self.fd = os.open(op.host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                                   0o644)
                 os.ftruncate(self.fd, op.size)  # sparse blocks stay holes; the size is right from the start
             elif op.future is None:
                 os.lseek(self.fd, op.size, os.SEEK_CUR)
             else:
+                self.in_flight -= op.size
                 data = op.future.result()
                 view = memoryview(data) if op.kind == _BLOCK else _tail(data, op.offset, op.size, op.path)
                 while view:
                     view = view[os.write(self.fd, view):]
         except SquashfsError as exc:
-            self.error = SquashfsError(f"{op.path}: {exc}")
+            raise SquashfsError(f"{op.path}: {exc}") from None
         except (OSError, ValueError) as exc:  # ValueError: a name the file system encoding cannot hold
-            self.error = SquashfsError(f"{op.path}: cannot be written: {exc}")
+            raise SquashfsError(f"{op.path}: cannot be written: {exc}") from None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def extract(image: bytes | memoryview, dest: Path, max_bytes: int, max_files: int) -> dict[str, tuple[int, int, int]]:
@@ -530,9 +508,10 @@ def extract(image: bytes | memoryview, dest: Path, max_bytes: int, max_files: in
         for node in fs.walk(max_entries=max_files):
             meta[node.path] = (node.mode, node.uid, node.gid)
             _create(writer, os.path.join(dest, node.path[1:]), node)
-        writer.finish()
+        while writer.queue:
+            writer.flush_one()
     finally:
-        writer.abandon()
+        writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
     return meta
 
