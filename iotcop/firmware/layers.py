@@ -18,7 +18,6 @@ import struct
 import subprocess
 import tarfile
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 from iotcop.firmware import squashfs
@@ -85,7 +84,7 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
                 meta[posixpath.normpath("/" + member.name)] = (member.mode | _tar_type(member), member.uid, member.gid)
                 members.append(member)
             top = _archive_top([m.name for m in members])
-            tar.extractall(dest, members=members, filter=_member_filter(top, refused))
+            _extract_members(tar, members, dest, top, refused)
     except _TAR_ERRORS as exc:
         result.steps.append(ExtractionStep(format=fmt, size=size, depth=depth, tool="tarfile", outcome="failed",
                                            message=str(exc)))
@@ -108,27 +107,80 @@ def extract_tar(image: Path, dest: Path, result: Extraction, limits: Limits, dep
     result.filesystems.append(FileSystem.scan(root, label=f"tar:{image.name}", meta=meta))
 
 
-def _member_filter(top: str, refused: list[str]) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
-    """Python's 'data' filter applied member by member: it refuses '..' and absolute paths escaping the
-    tree, links out of it and device nodes; a refused member is skipped and logged, not fatal to the rest.
+def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path, top: str,
+                     refused: list[str]) -> None:
+    """Write the members ourselves, the way Python's 'data' filter would allow (which Debian's Python
+    3.11.2 lacks): names re-rooted inside ``dest``; nothing written through a link; links that leave the
+    tree, device nodes and FIFOs refused (and named in the log); permissions kept without setuid/setgid.
 
-    An absolute symlink ('/bin/sh -> /bin/busybox', '/etc/passwd -> /tmp/passwd') is how root file systems
-    are built; it is relative to the image root, so it is stored re-rooted as the equivalent relative link
-    rather than refused (on disk it then can never point at the host)."""
-
-    def keep(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-        if member.issym() and member.linkname.startswith("/"):
-            name = posixpath.normpath("/" + member.name)
-            name = name[len(top) + 1:] if top and name.startswith(f"/{top}/") else name
-            member = member.replace(linkname=posixpath.relpath(posixpath.normpath(member.linkname),
-                                                               posixpath.dirname(name)), deep=False)
+    An absolute symlink ('/bin/sh -> /bin/busybox') is how root file systems are built; it is relative to
+    the image root, so it is stored as the equivalent relative link (on disk it can never reach the host).
+    """
+    for member in members:
+        name = posixpath.normpath("/" + member.name).lstrip("/")
+        if not name or name == ".":
+            continue
+        if posixpath.normpath(member.name.lstrip("/")).startswith(".."):
+            refused.append(f"{member.name!r} is outside the destination")
+            continue
+        target = dest / name
+        if not _inside_without_links(dest, target.parent):
+            refused.append(f"{member.name!r} would be written through a link")
+            continue
         try:
-            return tarfile.data_filter(member, dest)
-        except tarfile.FilterError as exc:
-            refused.append(str(exc))  # the message names the member
-            return None
+            _write_member(tar, member, name, dest, top, refused)
+        except (OSError, ValueError) as exc:
+            refused.append(f"{member.name!r}: {exc}")
 
-    return keep
+
+def _inside_without_links(dest: Path, directory: Path) -> bool:
+    """Every existing component from ``dest`` down to ``directory`` is a real directory, not a link."""
+    current = dest
+    for part in directory.relative_to(dest).parts:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except FileNotFoundError:
+            return True  # the rest will be created as real directories
+    return True
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, dest: Path, top: str,
+                  refused: list[str]) -> None:
+    target = dest / name
+    mode = member.mode & 0o777  # never setuid/setgid/sticky on disk: recorded in the listing instead
+    if member.isdir():
+        target.mkdir(parents=True, exist_ok=True)
+        os.chmod(target, mode | 0o700)
+    elif member.isreg():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode | 0o600)
+        with os.fdopen(fd, "wb") as out:
+            if source is not None:
+                shutil.copyfileobj(source, out, 1 << 20)
+    elif member.issym():
+        link = member.linkname
+        inside = name[len(top) + 1:] if top and name.startswith(f"{top}/") else name
+        if link.startswith("/"):  # relative to the image root, which is dest (or dest/top)
+            link = posixpath.relpath(posixpath.normpath(link), posixpath.dirname("/" + inside))
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), link))
+        if resolved.startswith("..") or "\0" in link:
+            refused.append(f"{member.name!r} is a link to {member.linkname!r}, which is outside the destination")
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(link, target)
+    elif member.islnk():
+        source_name = posixpath.normpath("/" + member.linkname).lstrip("/")
+        source_path = dest / source_name
+        if not _inside_without_links(dest, source_path.parent) or not source_path.is_file():
+            refused.append(f"{member.name!r} is a hard link to {member.linkname!r}, which is not in the archive")
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source_path, target, follow_symlinks=False)
+    else:
+        refused.append(f"{member.name!r} is a special file (device node or FIFO): recorded, not created")
 
 
 def _archive_top(names: list[str]) -> str:

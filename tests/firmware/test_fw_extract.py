@@ -158,7 +158,8 @@ def test_find_squashfs_ignores_a_bare_magic() -> None:
 def test_tar_of_a_rootfs(rootfs: Path, tmp_path: Path, compress: bool, top: bool) -> None:
     image = tar_of(rootfs, tmp_path / ("fw.tar.gz" if compress else "fw.tar"), top=top, compress=compress)
     with extract(image) as result:
-        assert [(s.format, s.outcome) for s in result.steps] == [("tar", "extracted")]
+        expected = [("gzip", 0, "extracted"), ("tar", 1, "extracted")] if compress else [("tar", 0, "extracted")]
+        assert [(s.format, s.depth, s.outcome) for s in result.steps] == expected
         assert result.root is not None
         _check_rootfs_view(result.root)
         passwd = result.root.lstat("/usr/bin/passwd")
