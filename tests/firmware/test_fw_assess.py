@@ -64,14 +64,16 @@ def test_real_tplink_image(tplink: Path) -> None:
     assert (assessment.target.sha256, assessment.target.size) == (TPLINK_SHA256, 4_063_744)
     top = {(s.format, s.offset, s.outcome) for s in assessment.extraction if s.depth == 0}
     assert top == {
-        ("unknown", 0, "skipped"),  # TP-Link header and U-Boot code
-        ("lzma", 0x3A10, "extracted"),  # U-Boot's compressed part
+        ("unknown", 0, "skipped"),  # TP-Link header and U-Boot's first stage
+        ("uimage", 0x39D0, "extracted"),  # U-Boot itself, a legacy uImage ('u-boot image', LZMA inside)
         ("unknown", 0xC58F, "skipped"),
         ("lzma", 0x20400, "extracted"),  # the Linux kernel
         ("squashfs_v4_le", TPLINK_SQUASHFS_OFFSET, "extracted"),
         ("padding", 0xDA20E, "extracted"),
         ("padding", 0x37D200, "extracted"),
     }
+    inner = [(s.format, s.depth, s.container.rsplit("/", 1)[-1]) for s in assessment.extraction if s.depth == 1]
+    assert inner == [("lzma", 1, "u-boot_image.lzma")]
     header = next(s for s in assessment.extraction if s.format == "unknown" and s.offset == 0)
     assert header.entropy is not None and 4.0 < header.entropy < 6.0
 
