@@ -179,8 +179,9 @@ def _steps(report: Path, extract_root: Path, depth: int) -> list[ExtractionStep]
         level = depth + int(task.get("task", {}).get("depth", 0))
         for report_item in task.get("reports", []):
             step = _step(report_item, where, level)
-            if step is not None:
-                steps.append((where, step))
+            if step is not None:  # messages speak of paths in the extraction, not of this run's temp dir
+                message = step.message.replace(str(extract_root) + "/", "").replace(str(extract_root.parent), "")
+                steps.append((where, step.model_copy(update={"message": message})))
     # unblob works in parallel: its report order varies from run to run, the log must not
     steps.sort(key=lambda ws: (ws[0], ws[1].offset, ws[1].format, ws[1].size, ws[1].message))
     return [step for _, step in steps]

@@ -328,7 +328,8 @@ def _unsquashfs_unprivileged(carved: Path, dest: Path, limits: Limits) -> subpro
     ``nobody`` can reach (``dest`` may lie below a 0700 home or cache), then move the tree to ``dest``."""
     drop = unprivileged()
     if not drop:
-        return run_limited(["unsquashfs", "-no-progress", "-no-xattrs", "-d", str(dest), str(carved)], limits)
+        proc = run_limited(["unsquashfs", "-no-progress", "-no-xattrs", "-d", str(dest), str(carved)], limits)
+        return _in_image_paths(proc, dest)
     area = reachable_tempdir("iotcop-unsquashfs-")
     try:
         os.chown(area, 65534, 65534)
@@ -342,9 +343,16 @@ def _unsquashfs_unprivileged(carved: Path, dest: Path, limits: Limits) -> subpro
         proc = run_limited([*drop, "unsquashfs", "-no-progress", "-no-xattrs", "-d", str(out), str(source)], limits)
         if out.exists():
             shutil.move(str(out), str(dest))
-        return proc
+        return _in_image_paths(proc, out)
     finally:
         remove_tree(str(area))
+
+
+def _in_image_paths(proc: subprocess.CompletedProcess[str], root: Path) -> subprocess.CompletedProcess[str]:
+    """unsquashfs names host paths in its messages; the log speaks of paths in the image (and must not
+    change from run to run with a temporary directory's name)."""
+    proc.stderr = proc.stderr.replace(str(root), "")
+    return proc
 
 
 def _squashfs_listing(dest: Path) -> dict[str, tuple[int, int, int]]:
