@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Everything else is a helper.
-.PHONY: demo test lint typecheck setup setup-dev clean
+.PHONY: demo test lint typecheck setup setup-dev clean bench
 
 setup:
 	scripts/setup.sh
@@ -25,3 +25,7 @@ test: setup-dev
 
 clean:
 	rm -rf build .venv .mypy_cache .ruff_cache
+
+# Benchmarks (bench/README.md): each times iotcop against a baseline tool in the same run and prints the ratio.
+bench: setup
+	.venv/bin/python bench/extract.py

@@ -12,11 +12,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from iotcop import terminal
 from iotcop._version import __version__
-from iotcop.api import assess_firmware
-from iotcop.catalogue import load_catalogue
-from iotcop.checks.registry import REGISTRY
 from iotcop.cli_common import (  # the exit codes are re-exported: they are part of the CLI's contract
     EXIT_FAILED,
     EXIT_INPUT,
@@ -27,15 +23,14 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
     emit_json,
     err,
     handles_errors,
+    nullcontext,
     out,
 )
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
-from iotcop.declaration import load_declaration, template
-from iotcop.doctor import diagnose
 from iotcop.errors import UsageError
-from iotcop.model import RunStatus
-from iotcop.reports.json import assessment_schema, render_json
-from iotcop.terminal import nullcontext
+
+# Commands import what they need when they run: `iotcop --version` or `iotcop extract` should not pay
+# for the catalogue, the checks and the declaration schema (measured: 0.3 s → see bench/README.md).
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
@@ -70,6 +65,9 @@ def catalogue_list(
     fmt: Format = FORMAT,
 ) -> None:
     """Every requirement of a framework with its status and condition."""
+    from iotcop import terminal
+    from iotcop.catalogue import load_catalogue
+
     fw = load_catalogue().framework(framework)
     if fmt is Format.JSON:
         emit_json({"framework": fw.info.model_dump(mode="json"),
@@ -82,6 +80,9 @@ def catalogue_list(
 @handles_errors
 def catalogue_coverage(fmt: Format = FORMAT) -> None:
     """Per framework: requirements with an automated check, a declaration path only, or nothing yet."""
+    from iotcop import terminal
+    from iotcop.catalogue import load_catalogue
+
     catalogue = load_catalogue()
     if fmt is Format.JSON:
         emit_json({fw.id: {req.id: req.coverage for req in fw.requirements} for fw in catalogue.frameworks})
@@ -94,6 +95,10 @@ def catalogue_coverage(fmt: Format = FORMAT) -> None:
 def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, psti:sch1-1) or a check id."),
             fmt: Format = FORMAT) -> None:
     """A requirement (status, guideline and law it belongs to, checks) or a check (and who cites it)."""
+    from iotcop import terminal
+    from iotcop.catalogue import load_catalogue
+    from iotcop.checks.registry import REGISTRY
+
     catalogue = load_catalogue()
     if identifier in REGISTRY:
         spec = REGISTRY.get(identifier)
@@ -158,6 +163,13 @@ def assess_firmware_cmd(
     timeout: float = TIMEOUT,
 ) -> None:
     """Assess a firmware image: writes OUTPUT/assessment.json and prints verdicts per guideline."""
+    from iotcop import terminal
+    from iotcop.api import assess_firmware
+    from iotcop.catalogue import load_catalogue
+    from iotcop.declaration import load_declaration
+    from iotcop.model import RunStatus
+    from iotcop.reports.json import render_json
+
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
     with err.status(f"assessing {escape(image.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
@@ -184,6 +196,9 @@ def assess_firmware_cmd(
 @handles_errors
 def doctor(fmt: Format = FORMAT) -> None:
     """Every external program and library iotcop uses: found or missing, with version."""
+    from iotcop import terminal
+    from iotcop.doctor import diagnose
+
     statuses = diagnose()
     if fmt is Format.JSON:
         emit_json([s.__dict__ for s in statuses])
@@ -197,6 +212,9 @@ def doctor(fmt: Format = FORMAT) -> None:
 @handles_errors
 def declaration_template() -> None:
     """Print a declaration to fill in (every EN 303 645 provision, unanswered, plus IXIT fields)."""
+    from iotcop.catalogue import load_catalogue
+    from iotcop.declaration import template
+
     sys.stdout.write(template(load_catalogue()))
 
 
@@ -204,6 +222,8 @@ def declaration_template() -> None:
 @handles_errors
 def declaration_validate(path: Path = typer.Argument(..., help="The declaration YAML file.")) -> None:
     """Check a declaration; every problem is reported with its line and field."""
+    from iotcop.declaration import load_declaration
+
     decl = load_declaration(path)
     answered = sum(1 for a in decl.ics.values() if a.support is not None)
     out.print(f"{path}: valid ({answered} provision(s) answered)")
@@ -212,6 +232,8 @@ def declaration_validate(path: Path = typer.Argument(..., help="The declaration 
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the assessment (the public, versioned interface)."""
+    from iotcop.reports.json import assessment_schema
+
     emit_json(assessment_schema())
 
 

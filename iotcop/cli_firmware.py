@@ -9,14 +9,13 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from iotcop.cli_common import EXIT_INPUT, FORMAT, Format, emit_json, err, handles_errors, out
+from iotcop.cli_common import EXIT_INPUT, FORMAT, Format, emit_json, err, handles_errors, nullcontext, out
 from iotcop.errors import UsageError
 from iotcop.firmware import cache
 from iotcop.firmware.extract import Limits, extract
 from iotcop.firmware.facts import identify
 from iotcop.firmware.identify import platform
 from iotcop.firmware.tree import Extraction
-from iotcop.terminal import nullcontext
 
 cache_app = typer.Typer(help="The extraction cache (images unpacked before, by sha256).", no_args_is_help=True)
 

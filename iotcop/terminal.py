@@ -15,14 +15,6 @@ STYLE = {Outcome.PASS: "green", Outcome.FAIL: "bold red", Outcome.INCONCLUSIVE: 
          Outcome.NOT_APPLICABLE: "dim"}
 
 
-class nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def outcome_text(outcome: Outcome, basis: str = "") -> str:
     label = f"{outcome.value} ({basis})" if basis in ("declared",) else outcome.value
     return f"[{STYLE[outcome]}]{label}[/]"

@@ -125,6 +125,8 @@ def main(argv: list[str]) -> int:
         handlers=handlers(),
         dir_handlers=BUILTIN_DIR_HANDLERS,
         verbose=0,
+        # iotcop's metadata sidecars are JSON; no firmware layer hides in a JSON file
+        skip_extension=(*processing.DEFAULT_SKIP_EXTENSION, ".json"),
     )
     extract_root.mkdir(parents=True, exist_ok=True)
     processing.Processor._process_task = _stop_at_roots  # type: ignore[method-assign]

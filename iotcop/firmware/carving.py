@@ -37,7 +37,7 @@ from iotcop.firmware.tree import (
 from iotcop.model import ExtractionStep
 
 ROOT_DIRS = ("etc", "bin", "lib", "sbin", "usr")
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.05
 META_SUFFIX = ".iotcop-meta.json"
 
 
@@ -101,6 +101,12 @@ def _run_in(area: Path, image: Path, result: Extraction, limits: Limits, depth: 
         steps.append(ExtractionStep(format="nested layer", size=size, depth=depth + levels, tool="unblob",
                                     outcome="limit", message=f"layers deeper than {limits.max_depth} were not "
                                                              "unpacked (--max-depth)"))
+    if not tripped and extract_root.exists():
+        per_file = _per_file(limits.max_total_bytes)
+        stopped = [h for h, st in walk(extract_root) if stat.S_ISREG(st.st_mode) and st.st_size >= per_file]
+        if stopped:  # the kernel stopped a write: the extractor then reports a failure of its own
+            tripped = (f"a file reached the per-file limit of {per_file} bytes (a quarter of the byte limit "
+                       f"of {limits.max_total_bytes}): {len(stopped)} file(s) cut short")
     if tripped:
         steps.append(ExtractionStep(format="nested layers", size=size, depth=depth, tool="unblob", outcome="limit",
                                     message=f"{tripped}; unpacking stopped after {elapsed:.1f} s"))
@@ -119,9 +125,16 @@ def _deepest_task(report: Path) -> int:
         return 0
 
 
+def _per_file(max_bytes: int) -> int:
+    """No single file may take more than a quarter of the byte limit, so that between two polls a burst
+    of writes (several bombs unpacked in parallel) stays near the limit."""
+    return max(1 << 20, max_bytes // 4)
+
+
 def _limit_file_size(max_bytes: int) -> None:
-    """In the worker, before exec: no single file may outgrow the byte limit, whatever the poll sees."""
-    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    """In the worker, before exec: the per-file limit, enforced by the kernel (RLIMIT_FSIZE)."""
+    per_file = _per_file(max_bytes)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (per_file, per_file))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
 
 
@@ -138,8 +151,12 @@ def _watch(cmd: list[str], area: Path, extract_root: Path, limits: Limits, size:
     deadline = time.monotonic() + budget
     reason = ""
     try:
-        while proc.poll() is None:
-            time.sleep(POLL_SECONDS)
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)  # returns as soon as the worker ends
+                break
+            except subprocess.TimeoutExpired:
+                pass
             written, files = _usage(extract_root)
             if written > limits.max_total_bytes:
                 reason = f"extracted bytes passed the limit of {limits.max_total_bytes}"

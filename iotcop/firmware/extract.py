@@ -83,13 +83,14 @@ def _layer(path: Path, result: Extraction, limits: Limits, depth: int) -> None:
     if layers.whole_squashfs(data) is not None:
         layers.extract_squashfs(path, data, dest, result, limits)
         return
-    for offset, needed, compressor in layers.truncated_squashfs(bytes(data), find_squashfs(bytes(data))):
+    raw = bytes(data)
+    for offset, needed, compressor in layers.truncated_squashfs(raw, find_squashfs(raw)):
         result.steps.append(ExtractionStep(
             format=f"squashfs-v4 ({compressor})", offset=offset, size=len(data) - offset, depth=depth,
             tool="iotcop", outcome="failed", message=f"truncated: the superblock says {needed} bytes, only "
                                                      f"{len(data) - offset} remain in the image"))
     broken = _broken_bzip2(data)
-    del data
+    del data, raw
     if broken:  # unblob finds no chunk in a cut bzip2 stream: say what it is, not only its entropy
         result.steps.append(ExtractionStep(format="bzip2", size=path.stat().st_size, depth=depth, tool="iotcop",
                                            outcome="failed", message=broken))

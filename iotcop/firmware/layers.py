@@ -243,14 +243,7 @@ def extract_squashfs(image: Path, data: memoryview, dest: Path, result: Extracti
     # unsquashfs as root would create the image's device nodes: only where it can run unprivileged
     as_root_only = os.geteuid() == 0 and not unprivileged()
     if little and compressor != "lzma" and shutil.which("unsquashfs") and not as_root_only:
-        carved = image if size == len(data) else None
-        if carved is None:
-            carved = dest.parent / (dest.name + ".img")
-            carved.write_bytes(data[:size])
-            os.chmod(carved, 0o644)
-        step = _unsquashfs(carved, dest, 0, size, compressor, limits)
-        if carved != image:
-            carved.unlink()
+        step = _unsquashfs(image, dest, 0, size, compressor, limits)  # it reads past no padding: no copy needed
         if step.outcome == "extracted":
             result.steps.append(step)
             meta = _squashfs_listing(dest)
