@@ -12,24 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from clitools import ANSI, invoke
+from typer.testing import Result
 
 from iotcop._version import __version__
 from iotcop.catalogue import load_catalogue
-from iotcop.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, app
+from iotcop.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 EXAMPLE_DECLARATION = Path(__file__).resolve().parents[2] / "examples" / "smart-camera" / "declaration.yaml"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-ENV = {"COLUMNS": "250", "NO_COLOR": "1", "FORCE_COLOR": None}
 
 EN_IDS = [r.id for r in load_catalogue().framework("en303645").requirements]
 
 
 def run(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args), env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
+    return invoke(*args, columns=250)
 
 
 def stdout(result: Result) -> str:

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from clitools import ANSI, invoke
+from typer.testing import Result
 
 from iotcop._version import __version__
-from iotcop.cli import EXIT_FAILED, EXIT_INPUT, EXIT_USAGE, app
+from iotcop.cli import EXIT_FAILED, EXIT_INPUT, EXIT_USAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARATION = ROOT / "examples" / "smart-camera" / "declaration.yaml"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "iotcop"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-ENV = {"COLUMNS": "250", "NO_COLOR": "1", "FORCE_COLOR": None}
 GENERATED_AT = re.compile(rb'^  "generated_at": "[^"]*",\n', re.MULTILINE)
 
 
@@ -42,10 +41,7 @@ def image() -> Path:
 
 
 def run(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args), env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
+    return invoke(*args, columns=250)
 
 
 def text_of(stream: str) -> str:

@@ -22,25 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from iotcop.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, app
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from clitools import ANSI, invoke
 from fwimages import TPLINK_WR841N, mksquashfs, require_tool, write_tree
+from typer.testing import Result
+
+from iotcop.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "iotcop"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-ENV = {"COLUMNS": "400", "NO_COLOR": "1", "FORCE_COLOR": None}
 OPENWRT_RELEASE = "DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.2'\nDISTRIB_TARGET='x86/64'\n"
 HOST_CPU = {"x86_64": "x86_64 64-bit little-endian", "aarch64": "aarch64 64-bit little-endian"}
 
 
 def run(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args), env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
+    return invoke(*args, columns=400)
 
 
 def text(stream: str) -> str:
