@@ -1,8 +1,8 @@
 """Bounded extraction of a firmware image into root file systems, layer by layer.
 
 ``extract()`` is the one entry point. It reads an unpacked directory in place. It unpacks a tar itself
-(member by member with Python's 'data' filter), and a SquashFS that fills the image with ``unsquashfs``
-or iotcop's own reader (see ``layers.py``). Everything else goes to unblob, in a watched, unprivileged
+(member by member, ``tarball.py``), and a SquashFS that fills the image with ``unsquashfs`` or iotcop's
+own reader (``layers.py``). Everything else goes to unblob, in a watched, unprivileged
 child process (``carving.py``): it carves concatenations, unpacks nested layers, and logs unidentified
 regions with their entropy. A tar whose content is not itself a root file system (an update package)
 has each of its files handled again, one level deeper.
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from iotcop.errors import UsageError
-from iotcop.firmware import layers
+from iotcop.firmware import layers, tarball
 from iotcop.firmware.carving import run_unblob
 from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.layers import find_squashfs
@@ -73,9 +73,9 @@ def _layer(path: Path, result: Extraction, limits: Limits, depth: int) -> None:
                                            message=f"{path.name}: deeper than {limits.max_depth} layers"))
         return
     dest = result.workdir / f"layer-{len(result.steps)}-{depth}"
-    if layers.is_tar(path):
+    if tarball.is_tar(path):
         before = len(result.filesystems)
-        layers.extract_tar(path, dest, result, limits, depth)
+        tarball.extract_tar(path, dest, result, limits, depth)
         _into_package(result, before, limits, depth)
         return
     with open(path, "rb") as fh:
