@@ -79,18 +79,17 @@ def _layer(path: Path, result: Extraction, limits: Limits, depth: int) -> None:
         _into_package(result, before, limits, depth)
         return
     with open(path, "rb") as fh:
-        data = memoryview(fh.read())
+        data = fh.read()  # one copy of the image: the SquashFS reader slices it through a memoryview
     if layers.whole_squashfs(data) is not None:
-        layers.extract_squashfs(path, data, dest, result, limits)
+        layers.extract_squashfs(path, memoryview(data), dest, result, limits)
         return
-    raw = bytes(data)
-    for offset, needed, compressor in layers.truncated_squashfs(raw, find_squashfs(raw)):
+    for offset, needed, compressor in layers.truncated_squashfs(data, find_squashfs(data)):
         result.steps.append(ExtractionStep(
             format=f"squashfs-v4 ({compressor})", offset=offset, size=len(data) - offset, depth=depth,
             tool="iotcop", outcome="failed", message=f"truncated: the superblock says {needed} bytes, only "
                                                      f"{len(data) - offset} remain in the image"))
     broken = _broken_bzip2(data)
-    del data, raw
+    del data
     if broken:  # unblob finds no chunk in a cut bzip2 stream: say what it is, not only its entropy
         result.steps.append(ExtractionStep(format="bzip2", size=path.stat().st_size, depth=depth, tool="iotcop",
                                            outcome="failed", message=broken))
@@ -98,7 +97,7 @@ def _layer(path: Path, result: Extraction, limits: Limits, depth: int) -> None:
     run_unblob(path, result.workdir, result, limits, depth)
 
 
-def _broken_bzip2(data: memoryview) -> str:
+def _broken_bzip2(data: bytes) -> str:
     """Why a file that starts as a bzip2 stream cannot be decompressed, or '' (also when it can)."""
     if len(data) < 4 or bytes(data[:3]) != b"BZh" or not 0x31 <= data[3] <= 0x39:  # 'BZh1'..'BZh9'
         return ""
