@@ -2,8 +2,10 @@
 
 Rules for a requirement judged by checks (``evidenced_by``), in order:
 
-1. A finding of any evidencing check → FAIL (observed). Observations outrank any declaration.
-2. Every evidencing check completed without findings → PASS (observed). Checks that found their subject
+1. A finding of any evidencing check → FAIL (observed). Observations outrank any declaration. Findings of
+   severity INFO are observations for a reviewer (a daemon installed but never started): they never fail a
+   requirement, and a PASS names them in its reason.
+2. Every evidencing check completed without (failing) findings → PASS (observed). Checks that found their subject
    absent (NOT_APPLICABLE) count as clean beside completed ones; if *all* of them did, a conditional
    requirement is NOT_APPLICABLE and an unconditional one INCONCLUSIVE.
 3. Otherwise the observation is incomplete, and the declaration may settle it: 'yes' → PASS (declared),
@@ -31,6 +33,7 @@ from iotcop.model import (
     FrameworkSummary,
     Outcome,
     RunStatus,
+    Severity,
     Verdict,
 )
 
@@ -63,7 +66,7 @@ def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], find
             declaration: Declaration | None) -> Verdict:
     checks = tuple(req.evidenced_by)
     runs = [by_check[c] for c in checks if c in by_check]
-    failing = [f for f in findings if f.check_id in checks]
+    failing = [f for f in findings if f.check_id in checks and f.severity is not Severity.INFO]
     if failing:
         first = failing[0]
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
@@ -75,7 +78,9 @@ def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], find
     if runs and len(runs) == len(checks) and statuses <= {RunStatus.COMPLETED, RunStatus.NOT_APPLICABLE}:
         if RunStatus.COMPLETED in statuses:
             ran = ", ".join(r.check_id for r in runs if r.status is RunStatus.COMPLETED)
-            return _verdict(fw, req, Outcome.PASS, Basis.OBSERVED, f"checked and clean: {ran}{planned}",
+            noted = sum(1 for f in findings if f.check_id in checks)  # only INFO ones remain here
+            observed = f"; {noted} informational observation(s) for review" if noted else ""
+            return _verdict(fw, req, Outcome.PASS, Basis.OBSERVED, f"checked and clean: {ran}{observed}{planned}",
                             checks=checks)
         reasons = "; ".join(r.reason for r in runs)
         if req.status.conditional:

@@ -10,6 +10,7 @@ apart from that one field.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -43,6 +44,13 @@ NEEDS: dict[EvidenceKind, str] = {
     EvidenceKind.DOCUMENT: "needs the vendor's documents",
     EvidenceKind.DECLARATION: "needs the manufacturer's declaration",
 }
+
+
+class AssessmentTime(Frozen):
+    """The moment an assessment judges against (certificate expiry, support periods): a fact like any
+    other, so that checks stay pure and tests can fix the clock."""
+
+    at: dt.datetime
 
 
 class Severity(StrEnum):

@@ -61,8 +61,8 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     return load_catalogue(d, known_checks=[A, B])
 
 
-def finding(check_id: str, basis: str = "observed") -> Finding:
-    return Finding(check_id=check_id, severity=Severity.HIGH, title="t", message=f"{check_id} found it",
+def finding(check_id: str, basis: str = "observed", severity: Severity = Severity.HIGH) -> Finding:
+    return Finding(check_id=check_id, severity=severity, title="t", message=f"{check_id} found it",
                    location=Location.in_image("/etc/x"), evidence=Evidence.of("x", "test"), remediation="r",
                    basis=basis)  # type: ignore[arg-type]
 
@@ -88,6 +88,10 @@ _CAT: list[Catalogue] = []
 CASES = [
     ("all checks clean → PASS", {A: DONE, B: DONE}, [], {}, "5.1-1", Outcome.PASS, Basis.OBSERVED, "checked and clean"),
     ("a finding → FAIL", {A: DONE, B: DONE}, [A], {}, "5.1-1", Outcome.FAIL, Basis.OBSERVED, f"{A} found it"),
+    ("an INFO finding is an observation, not a failure", {A: DONE, B: DONE}, [(A, "observed", Severity.INFO)], {},
+     "5.1-1", Outcome.PASS, Basis.OBSERVED, f"checked and clean: {A}, {B}; 1 informational observation(s) for review"),
+    ("an INFO finding beside a real one: the real one decides", {A: DONE, B: DONE},
+     [(A, "observed", Severity.INFO), B], {}, "5.1-1", Outcome.FAIL, Basis.OBSERVED, f"{B} found it"),
     ("a finding beats a check that could not run", {A: DONE, B: NOTRUN}, [A], {}, "5.1-1", Outcome.FAIL,
      Basis.OBSERVED, "found it"),
     ("one check not run → INCONCLUSIVE, never PASS", {A: DONE, B: NOTRUN}, [], {}, "5.1-1", Outcome.INCONCLUSIVE,
@@ -134,7 +138,7 @@ def test_direct_rules(catalogue: Catalogue, runs: dict[str, RunStatus], found: l
     assert (verdict.outcome, verdict.basis) == (outcome, basis), verdict.reason
     assert reason in verdict.reason
     if outcome is Outcome.FAIL and basis is Basis.OBSERVED:
-        assert verdict.findings == tuple(f.fingerprint for f in findings)
+        assert verdict.findings == tuple(f.fingerprint for f in findings if f.severity is not Severity.INFO)
 
 
 def _rolled(catalogue: Catalogue, runs: dict[str, RunStatus], found: list[str]) -> dict[str, object]:

@@ -1,0 +1,89 @@
+"""The one content pass: classification, one read per file, bounds, and documentation paths."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fwimages import write_tree
+from hypothesis import given
+from hypothesis import strategies as st
+
+from iotcop.firmware.content import Blob, FileKind, classify, is_documentation, scan_content
+from iotcop.firmware.filesystem import FileSystem
+
+
+@dataclass
+class Recorder:
+    max_bytes: int
+    kinds: frozenset[FileKind]
+    fed: list[Blob] = field(default_factory=list)
+
+    def wants(self, path: str, kind: FileKind, language: str | None, head: bytes) -> bool:
+        return kind in self.kinds
+
+    def feed(self, blob: Blob) -> None:
+        self.fed.append(blob)
+
+
+@pytest.mark.parametrize(("path", "head", "kind", "language"), [
+    ("/bin/x", b"\x7fELF\x01\x01\x01", FileKind.ELF, None),
+    ("/www/cgi-bin/a", b"#!/bin/sh\necho", FileKind.SCRIPT, "sh"),
+    ("/usr/bin/b", b"#!/usr/bin/env lua5.1\n", FileKind.SCRIPT, "lua"),
+    ("/usr/bin/c", b"#! /usr/bin/php-cgi\n", FileKind.SCRIPT, "php"),
+    ("/www/index.php", b"<html><?php echo 1; ?>", FileKind.SCRIPT, "php"),
+    ("/usr/lib/lua/luci/controller/admin.lua", b"module('x')", FileKind.SCRIPT, "lua"),
+    ("/etc/config/network", b"config interface 'lan'\n", FileKind.TEXT, None),
+    ("/etc/logo.png", b"\x89PNG\r\n\x1a\n\0\0", FileKind.BINARY, None),
+])
+def test_classify(path: str, head: bytes, kind: FileKind, language: str | None) -> None:
+    assert classify(path, head) == (kind, language)
+
+
+@pytest.mark.parametrize(("path", "doc"), [
+    ("/usr/share/doc/curl/README", True),
+    ("/usr/share/man/man1/curl.1.gz", True),
+    ("/etc/lighttpd/lighttpd.conf.example", True),
+    ("/etc/templates/wifi.tmpl", True),
+    ("/usr/lib/python3/test/test_ssl.py", True),
+    ("/etc/config/network", False),
+    ("/etc/shadow", False),
+    ("/www/cgi-bin/login.cgi", False),
+    ("/usr/sbin/testd", False),  # 'test' only as a separate path part
+])
+def test_documentation_paths(path: str, doc: bool) -> None:
+    assert is_documentation(path) is doc
+
+
+def test_each_file_is_opened_once_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_tree(tmp_path / "root", files={"/etc/big.conf": "a=1\n" * 10_000, "/www/x.cgi": "#!/bin/sh\n",
+                                                "/etc/empty": ""})
+    fs = FileSystem.scan(root)
+    text_small = Recorder(100, frozenset({FileKind.TEXT}))
+    text_large = Recorder(1 << 20, frozenset({FileKind.TEXT, FileKind.SCRIPT}))
+    nobody = Recorder(1 << 20, frozenset())
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    stats = scan_content(fs, [text_small, text_large, nobody])
+    monkeypatch.undo()
+    assert sorted(opened) == sorted({str(root / p) for p in ("bin/busybox", "etc/big.conf", "www/x.cgi")})
+    assert [(b.path, len(b.data), b.truncated) for b in text_small.fed] == [("/etc/big.conf", 100, True)]
+    assert [(b.path, len(b.data), b.kind) for b in text_large.fed] == [
+        ("/etc/big.conf", 40_000, FileKind.TEXT), ("/www/x.cgi", 10, FileKind.SCRIPT)]
+    assert not nobody.fed
+    assert (stats.files, stats.read, stats.bytes_read) == (3, 2, 40_010)  # the empty file is not offered
+
+
+@given(st.binary(max_size=600), st.text(max_size=40))
+def test_classify_never_raises(head: bytes, name: str) -> None:
+    kind, _ = classify("/" + name, head)
+    assert kind in FileKind
