@@ -11,12 +11,10 @@ from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
 from iotcop.evaluation import evaluate, summarise
-from iotcop.firmware.accounts import Accounts
 from iotcop.firmware.extract import Limits
 from iotcop.firmware.facts import FirmwareFacts, collect_firmware
-from iotcop.firmware.services import BootServices
 from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
-from iotcop.model import NEEDS, Assessment, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
+from iotcop.model import NEEDS, Assessment, AssessmentTime, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
 from iotcop.runner import RunResult, Unavailable, run_checks
 
 Clock = Callable[[], dt.datetime]
@@ -63,7 +61,9 @@ def _partial_extraction(result: RunResult, facts: FirmwareFacts) -> RunResult:
 
 
 def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Catalogue, clock: Clock) -> Assessment:
-    bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials()}
+    now = clock()
+    bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials(),
+                               AssessmentTime: AssessmentTime(at=now)}
     unavailable = {
         EvidenceKind.NETWORK: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.NETWORK]),
         EvidenceKind.DOCUMENT: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DOCUMENT]),
@@ -71,9 +71,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
     inputs = [EvidenceKind.FIRMWARE]
     if facts.root is None:
         unavailable[EvidenceKind.FIRMWARE] = Unavailable(RunStatus.INCONCLUSIVE, facts.no_root_reason)
-    else:
-        bag[Accounts] = facts.accounts
-        bag[BootServices] = facts.boot
+    bag.update(facts.facts())
     if declaration is None:
         unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
     else:
@@ -90,7 +88,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         target=Target(kind="firmware", name=facts.identity.name, sha256=facts.identity.sha256,
                       size=facts.identity.size, product=product.name if product else None,
                       version=product.firmware_version if product else None),
-        generated_at=clock().astimezone(dt.UTC).isoformat(timespec="seconds"),
+        generated_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
         inputs=tuple(inputs),
         catalogues=catalogue.refs(),
         extraction=tuple(facts.extraction.steps),

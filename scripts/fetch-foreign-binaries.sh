@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Real foreign-architecture binaries for the tests: Debian's busybox-static for armhf, mipsel and arm64,
-# downloaded as .deb files (not installed) into build/debs. Needs root the first time, to enable the
+# Real foreign-architecture binaries for the tests: Debian's busybox-static for armhf, mipsel and arm64, and
+# the daemons of a typical router (dropbear, lighttpd, mosquitto) for mipsel, downloaded as .deb files (not
+# installed) into build/debs. Needs root the first time, to enable the
 # architectures in dpkg; cached afterwards. Tests that need them skip (or fail under CI) without them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest="$here/build/debs"
 arches=(armhf mipsel arm64)
+packages="busybox-static:armhf busybox-static:mipsel busybox-static:arm64 dropbear-bin:mipsel lighttpd:mipsel mosquitto:mipsel"
 mkdir -p "$dest"
-have=0
-for a in "${arches[@]}"; do ls "$dest"/busybox-static_*_"$a".deb >/dev/null 2>&1 && have=$((have + 1)); done
-[ "$have" -eq "${#arches[@]}" ] && exit 0
+missing=0
+for p in $packages; do ls "$dest/${p%%:*}"_*_"${p##*:}".deb >/dev/null 2>&1 || missing=1; done
+[ "$missing" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "fetch-foreign-binaries: not root, skipping (tests that need foreign binaries will skip)" >&2
   exit 0
@@ -21,7 +23,6 @@ done
 if [ "$added" -eq 1 ]; then apt-get update -qq || true; fi
 cd "$dest"
 chmod 0777 "$dest"  # apt's download sandbox user must be able to write here
-packages=$(printf 'busybox-static:%s ' "${arches[@]}")
 # a mirror in the middle of a sync fails an index now and then: refresh once and retry, then give up
 # with a warning (the tests that need these binaries say why they skip) rather than failing the set-up
 if ! apt-get download -qq $packages >/dev/null 2>&1; then

@@ -111,13 +111,20 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.fw import credentials, services
+    from iotcop.checks.fw import credentials, permissions, services
 
     return (
         credentials.empty_password,
         credentials.default_password,
         credentials.weak_hash,
+        credentials.plaintext_password,
+        credentials.shared_hash,
+        credentials.extra_root_account,
+        credentials.static_password_hash,
         services.telnet_enabled,
+        permissions.world_writable,
+        permissions.setuid_binary,
+        permissions.unprivileged_owner,
         ics.missing_justification,
         consistency.contradiction,
     )

@@ -9,9 +9,13 @@ from pathlib import Path
 from iotcop.errors import ImageError
 from iotcop.firmware.accounts import Accounts, collect_accounts
 from iotcop.firmware.cache import cached_extract
+from iotcop.firmware.content import PassStats, scan_content
+from iotcop.firmware.credstores import CredentialStores, collect_credential_stores
+from iotcop.firmware.elf import ElfFiles, ElfScanner
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.identify import Platform, platform, rtos_of
+from iotcop.firmware.permissions import FileModes, collect_file_modes
 from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.model import FileSystemInfo
 
@@ -32,6 +36,10 @@ class FirmwareFacts:
     root: FileSystem | None
     accounts: Accounts = field(default_factory=Accounts)
     boot: BootServices = field(default_factory=BootServices)
+    stores: CredentialStores = field(default_factory=CredentialStores)
+    elf: ElfFiles = field(default_factory=ElfFiles)
+    modes: FileModes = field(default_factory=FileModes)
+    content: PassStats | None = None  # what the one content pass read
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
     rtos: str | None = None  # the RTOS a blob without a Linux file system names
 
@@ -44,6 +52,13 @@ class FirmwareFacts:
                                       arch=p.arch if p else None, bits=p.bits if p else None,
                                       endianness=p.endianness if p else None))
         return tuple(out)
+
+    def facts(self) -> dict[type, object]:
+        """The facts checks read, by type (empty without a root file system)."""
+        if self.root is None:
+            return {}
+        return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
+                FileModes: self.modes}
 
     def close(self) -> None:
         self.extraction.close()
@@ -95,6 +110,11 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
     if root is not None:
         facts.accounts = collect_accounts(root)
         facts.boot = collect_boot_services(root)
+        facts.stores = collect_credential_stores(root)
+        facts.modes = collect_file_modes(root)
+        elf = ElfScanner()
+        facts.content = scan_content(root, [elf])
+        facts.elf = elf.result()
     elif image.is_file():
         facts.rtos = rtos_of(image)
     return facts

@@ -19,6 +19,9 @@ from pathlib import Path
 
 MAX_READ = 16 * 1024 * 1024  # a config file larger than this is not a config file
 MAX_LINK_HOPS = 40
+# Formats whose extraction records each file's owner as stored in the image (SquashFS, tar; not cpio as
+# unblob writes it); elsewhere files belong to whoever extracted them, and owners say nothing.
+OWNER_RECORDING_FORMATS = ("squashfs", "tar:")
 _SPECIAL = (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK)
 
 
@@ -89,6 +92,11 @@ class FileSystem:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def owners_recorded(self) -> bool:
+        """Whether uid/gid of the entries are the image's own (see OWNER_RECORDING_FORMATS)."""
+        return bool(self.meta) and self.label.startswith(OWNER_RECORDING_FORMATS)
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.resolve(path) is not None

@@ -7,15 +7,20 @@ default password every attacker already tries.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import multiprocessing
+import os
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
+from passlib.hash import apr_md5_crypt, ldap_salted_sha1, ldap_sha1
 
 from iotcop.knowledge.hashes import excessive_cost, scheme_of
 
@@ -64,7 +69,7 @@ class DefaultCredentials:
         candidates = list(dict.fromkeys([c.password for c in self.entries if c.user == user] + self.passwords()))
         deadline = time.monotonic() + self.seconds_per_hash
         for tried, password in enumerate(candidates, 1):
-            if matches(password, hash_text):
+            if matches(password, hash_text, user):
                 return password
             if time.monotonic() > deadline and tried < len(candidates):
                 raise Unverifiable(f"only {tried} of {len(candidates)} default passwords could be tried "
@@ -72,16 +77,60 @@ class DefaultCredentials:
         return None
 
 
-def matches(password: str, hash_text: str) -> bool:
-    """Whether ``password`` produces ``hash_text`` (crypt(3) schemes and unsalted hex digests)."""
+    def verify_all(self, items: Sequence[tuple[str, str | None]]) -> list[str | Unverifiable | None]:
+        """``verify`` for many (hash, user) pairs: the answer, or the ``Unverifiable`` that stopped it.
+
+        Slow schemes (SHA-crypt, bcrypt, yescrypt: tens of milliseconds per attempt) are spread over
+        the CPU cores in worker processes, since crypt(3) holds the GIL; fast ones run here.
+        """
+        slow = [i for i, (h, _) in enumerate(items) if scheme_of(h).id not in FAST_SCHEMES]
+        out: list[str | Unverifiable | None] = [None] * len(items)
+        workers = min(len(slow), os.cpu_count() or 1)
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                for i, answer in zip(slow, pool.map(self._try, [items[i] for i in slow]), strict=True):
+                    out[i] = answer
+        for i, item in enumerate(items):
+            if workers <= 1 or i not in slow:
+                out[i] = self._try(item)
+        return out
+
+    def _try(self, item: tuple[str, str | None]) -> str | Unverifiable | None:
+        try:
+            return self.verify(*item)
+        except Unverifiable as exc:
+            return exc
+
+
+# Schemes cheap enough (well under a millisecond per attempt) that worker processes would cost more.
+FAST_SCHEMES = frozenset({"md5crypt", "apr1", "descrypt", "bsdicrypt", "md5", "sha1", "htdigest", "mosquitto-sha512",
+                          "ldap-sha1", "ldap-ssha", "unknown"})
+
+
+def matches(password: str, hash_text: str, user: str | None = None) -> bool:
+    """Whether ``password`` produces ``hash_text``: crypt(3) schemes (libxcrypt), Apache's apr1 and
+    {SHA}/{SSHA} (passlib), unsalted hex digests, and the tagged forms of ``firmware.credstores``
+    (HTTP digest needs the ``user``). Digests here verify a password; they protect nothing."""
     scheme = scheme_of(hash_text).id
-    if scheme == "md5":
-        return hashlib.md5(password.encode()).hexdigest() == hash_text.lower()  # verifying, not hashing
-    if scheme == "sha1":
-        return hashlib.sha1(password.encode()).hexdigest() == hash_text.lower()
+    raw = password.encode()
     try:
+        if scheme in ("md5", "sha1"):
+            return hashlib.new(scheme, raw).hexdigest() == hash_text.lower()
+        if scheme == "htdigest":
+            realm, _, digest = hash_text.removeprefix("{htdigest}").rpartition(":")
+            return hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest() == digest
+        if scheme == "mosquitto-sha512":
+            salt, _, digest = hash_text.removeprefix("{mosquitto-sha512}").partition("$")
+            return hashlib.sha512(raw + base64.b64decode(salt)).digest() == base64.b64decode(digest)
+        if scheme == "mosquitto-pbkdf2":
+            rounds, salt, digest = hash_text.removeprefix("{mosquitto-pbkdf2}").split("$")
+            return hashlib.pbkdf2_hmac("sha512", raw, base64.b64decode(salt), int(rounds)) == base64.b64decode(digest)
+        if scheme == "apr1":
+            return bool(apr_md5_crypt.verify(password, hash_text))
+        if scheme in ("ldap-sha1", "ldap-ssha"):
+            return bool((ldap_sha1 if scheme == "ldap-sha1" else ldap_salted_sha1).verify(password, hash_text))
         return crypt.crypt(password, hash_text) == hash_text
-    except (OSError, ValueError):  # a scheme libxcrypt does not know, or a malformed setting
+    except (OSError, ValueError, TypeError):  # an unknown scheme, a malformed setting or bad base 64
         return False
 
 

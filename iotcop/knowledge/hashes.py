@@ -42,6 +42,18 @@ SCHEMES: tuple[tuple[re.Pattern[str], Scheme], ...] = (
                                                  "DES based, weak by modern standards")),
     (re.compile(r"^[./0-9A-Za-z]{13}$"), Scheme("descrypt", "traditional DES crypt", True,
                                                 "DES crypt uses only the first 8 characters and a 12-bit salt")),
+    (re.compile(r"^\{htdigest\}"), Scheme("htdigest", "HTTP digest (MD5 of user:realm:password)", True,
+                                          "an unsalted MD5 of a guessable string, fast to brute-force")),
+    (re.compile(r"^\{mosquitto-sha512\}"), Scheme("mosquitto-sha512", "Mosquitto salted SHA-512", True,
+                                                  "a single SHA-512 round, fast to brute-force")),
+    (re.compile(r"^\{mosquitto-pbkdf2\}1?\d{1,3}\$"), Scheme(
+        "mosquitto-pbkdf2", "Mosquitto PBKDF2-SHA512", True,
+        "fewer than 2,000 PBKDF2 iterations (Mosquitto's default is 101; OWASP advises 210,000)")),
+    (re.compile(r"^\{mosquitto-pbkdf2\}"), Scheme("mosquitto-pbkdf2", "Mosquitto PBKDF2-SHA512", False)),
+    (re.compile(r"^\{SHA\}"), Scheme("ldap-sha1", "unsalted SHA-1 ({SHA})", True,
+                                     "unsalted: one lookup table cracks all")),
+    (re.compile(r"^\{SSHA\}"), Scheme("ldap-ssha", "salted SHA-1 ({SSHA})", True,
+                                      "a single SHA-1, fast to brute-force")),
     (re.compile(r"^[0-9a-fA-F]{32}$"), Scheme("md5", "unsalted MD5", True, "unsalted: one lookup table cracks all")),
     (re.compile(r"^[0-9a-fA-F]{40}$"), Scheme("sha1", "unsalted SHA-1", True, "unsalted: one lookup table cracks all")),
 )
@@ -54,7 +66,7 @@ UNKNOWN = Scheme("unknown", "unknown scheme", False)
 MAX_SHA_ROUNDS = 1_000_000  # libxcrypt default 5000
 MAX_BCRYPT_COST = 14  # common 10-12
 MAX_MEMORY = 256 * 1024 * 1024  # yescrypt/scrypt bytes; yescrypt default ('j9T') is 16 MiB
-MAX_ITERATIONS = 1_000_000  # Sun MD5 rounds, BSDi DES iterations
+MAX_ITERATIONS = 1_000_000  # Sun MD5 rounds, BSDi DES iterations, Mosquitto PBKDF2 iterations
 _ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ROUNDS = re.compile(r"^\$(?:5|6|md5)[$,]rounds=(\d{1,12})[$,]")
 _BCRYPT = re.compile(r"^\$2[abxy]\$(\d\d)\$")
@@ -85,6 +97,8 @@ def excessive_cost(hash_text: str) -> str | None:
         memory = 128 * r << n_log2 if n_log2 >= 0 and r >= 0 else 1 << 62
     if memory is not None and memory > MAX_MEMORY:
         return f"it asks for about {memory // 2**20} MiB of memory per attempt"
+    if (m := re.match(r"^\{mosquitto-pbkdf2\}(\d{1,12})\$", hash_text)) and int(m[1]) > MAX_ITERATIONS:
+        return f"it asks for {int(m[1])} PBKDF2 iterations"
     if hash_text.startswith("_") and len(hash_text) >= 5 and _b64(hash_text[1:5]) > MAX_ITERATIONS:
         return f"it asks for {_b64(hash_text[1:5])} DES iterations"
     return None

@@ -11,7 +11,9 @@ from fwimages import YESCRYPT_SETTING, libxcrypt, md5crypt, sha512crypt, write_t
 
 from iotcop.checks.registry import REGISTRY
 from iotcop.firmware.accounts import Accounts, collect_accounts
+from iotcop.firmware.credstores import CredentialStores
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.firmware.services import BootServices
 from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
 from iotcop.model import CheckRun, Finding, RunStatus
 from iotcop.runner import run_checks
@@ -25,7 +27,8 @@ def collect(root: Path, files: dict[str, str], links: dict[str, str] | None = No
 
 def run(check_id: str, accounts: Accounts,
         defaults: DefaultCredentials | None = None) -> tuple[CheckRun, list[Finding]]:
-    bag = {Accounts: accounts, DefaultCredentials: defaults or default_credentials()}
+    bag = {Accounts: accounts, DefaultCredentials: defaults or default_credentials(),
+           CredentialStores: CredentialStores(), BootServices: BootServices()}
     result = run_checks([REGISTRY.get(check_id)], bag, {})
     [check_run] = result.runs
     return check_run, list(result.findings)
