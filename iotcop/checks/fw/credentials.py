@@ -48,6 +48,11 @@ class Held:
     def who(self) -> str:
         return f"account {self.user!r}" if self.holder == "login account" else f"{self.holder} user {self.user!r}"
 
+    @property
+    def subject(self) -> str:
+        """``who`` at the start of a sentence (a service's name keeps its own spelling: 'lighttpd')."""
+        return "Account" + self.who[len("account"):] if self.holder == "login account" else self.who
+
     def location(self) -> Location:
         return Location.in_image(self.path, line=self.line)
 
@@ -139,7 +144,7 @@ def default_password(accounts: Accounts, stores: CredentialStores, defaults: Def
             continue
         shown = repr(password) if password else "'' (empty)"
         found.append(spec_of(default_password).finding(
-            message=f"{h.who[0].upper()}{h.who[1:]} has the publicly known password {shown} ({how}). "
+            message=f"{h.subject} has the publicly known password {shown} ({how}). "
                     f"Listed in: {'; '.join(defaults.sources_of(password))}.",
             location=h.location(),
             evidence=Evidence.of(h.redacted(), "hash verification against shipped default-credential lists"
@@ -166,7 +171,7 @@ def weak_hash(accounts: Accounts, stores: CredentialStores) -> Iterator[Finding]
         scheme = scheme_of(h.secret)
         if not h.plaintext and scheme.weak:
             found.append(spec_of(weak_hash).finding(
-                message=f"{h.who[0].upper()}{h.who[1:]} has a password hash of a weak scheme ({scheme.name}): "
+                message=f"{h.subject} has a password hash of a weak scheme ({scheme.name}): "
                         f"{scheme.why}.",
                 location=h.location(),
                 evidence=Evidence.of(h.redacted(), f"hash scheme identified as {scheme.id}"),
@@ -188,7 +193,7 @@ def plaintext_password(stores: CredentialStores) -> Iterator[Finding]:
     for h in held_secrets(Accounts(), stores):
         if h.plaintext and h.secret:
             yield spec_of(plaintext_password).finding(
-                message=f"{h.who[0].upper()}{h.who[1:]} has its password stored in clear text in {h.path} "
+                message=f"{h.subject} has its password stored in clear text in {h.path} "
                         f"({len(h.secret)} characters).",
                 location=h.location(), evidence=Evidence.of(h.redacted(), f"parsed {h.path} as {h.holder} reads it"))
 
@@ -213,7 +218,7 @@ def shared_hash(accounts: Accounts, stores: CredentialStores) -> Iterator[Findin
         if len({(m.user, m.holder) for m in members}) > 1:
             first, others = members[0], ", ".join(f"{m.who} ({m.path}:{m.line})" for m in members[1:])
             found.append(spec_of(shared_hash).finding(
-                message=f"{first.who[0].upper()}{first.who[1:]} shares its password hash with {others}.",
+                message=f"{first.subject} shares its password hash with {others}.",
                 location=first.location(),
                 evidence=Evidence.of(" | ".join(m.redacted() for m in members), "identical hash values compared")))
     yield from _complete(accounts, found)

@@ -45,9 +45,10 @@ def world_writable(modes: FileModes) -> Iterator[Finding]:
     directories mounted over at boot (/tmp, /var/run) are not judged."""
     for directory, entries in group_by_dir(list(modes.world_writable)).items():
         runnable = [e for e in entries if e.is_file and (e.mode & 0o111 or "/init.d/" in e.path or "/rc." in e.path)]
-        kinds = "executable or boot files" if runnable else "entries"
+        kinds = "executable or boot file" if runnable else "entry"
+        plural = (kinds[:-1] + "ies" if kinds.endswith("y") else kinds + "s") if len(entries) > 1 else kinds
         yield spec_of(world_writable).finding(
-            message=f"{len(entries)} world-writable {kinds} in {directory}: {_names(entries)}.",
+            message=f"{len(entries)} world-writable {plural} in {directory}: {_names(entries)}.",
             severity=Severity.HIGH if runnable else Severity.MEDIUM,
             location=Location.in_image(entries[0].path),
             evidence=Evidence.of("\n".join(_mode(e) for e in entries[:SHOWN]), "file modes recorded in the image"))
