@@ -53,10 +53,22 @@ TOOLS: tuple[Tool, ...] = (
     Tool("cpio", "cpio", _TESTS, ("--version",), required=False),
     Tool("zip", "zip", _TESTS, ("-v",), required=False),
     Tool("binwalk", "binwalk", "baseline of the extraction benchmark (bench/)", ("--help",), required=False),
-    Tool("openssl", "openssl", "make password hashes for test fixtures", ("version",), required=False),
+    Tool("openssl", "openssl", "make password hashes, keys and certificates for test fixtures", ("version",),
+         required=False),
+    Tool("mipsel-linux-gnu-gcc", "gcc-mipsel-linux-gnu", "compile MIPS test programs (CGIs, logins)",
+         required=False),
+    Tool("arm-linux-gnueabi-gcc", "gcc-arm-linux-gnueabi", "compile ARM test programs", required=False),
+    Tool("dropbearkey", "dropbear-bin", "make Dropbear host keys for test fixtures", ("-h",), required=False),
+    Tool("ssh-keygen", "openssh-client", "make OpenSSH keys for test fixtures", ("-V",), required=False),
+    Tool("htpasswd", "apache2-utils", "make htpasswd stores for test fixtures", ("-h",), required=False),
+    Tool("mosquitto_passwd", "mosquitto", "make Mosquitto password files for test fixtures", (),
+         required=False),
+    Tool("dpkg-deb", "dpkg", "unpack Debian's foreign-architecture packages for tests", ("--version",),
+         required=False),
 )
 
-LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic")
+LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic",
+                               "lief", "cryptography", "libpass")
 
 
 def find_program(tool: Tool) -> str | None:
