@@ -111,7 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.fw import credentials, permissions, services
+    from iotcop.checks.fw import credentials, keys, permissions, services
 
     return (
         credentials.empty_password,
@@ -122,6 +122,12 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         credentials.extra_root_account,
         credentials.static_password_hash,
         services.telnet_enabled,
+        keys.private_key,
+        keys.shared_host_key,
+        keys.weak_key,
+        keys.expired_certificate,
+        keys.weak_certificate_signature,
+        keys.self_signed_certificate,
         permissions.world_writable,
         permissions.setuid_binary,
         permissions.unprivileged_owner,

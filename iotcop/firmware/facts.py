@@ -15,6 +15,7 @@ from iotcop.firmware.elf import ElfFiles, ElfScanner
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.identify import Platform, platform, rtos_of
+from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
 from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.model import FileSystemInfo
@@ -39,6 +40,7 @@ class FirmwareFacts:
     stores: CredentialStores = field(default_factory=CredentialStores)
     elf: ElfFiles = field(default_factory=ElfFiles)
     modes: FileModes = field(default_factory=FileModes)
+    keys: KeyMaterial = field(default_factory=KeyMaterial)
     content: PassStats | None = None  # what the one content pass read
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
     rtos: str | None = None  # the RTOS a blob without a Linux file system names
@@ -58,7 +60,7 @@ class FirmwareFacts:
         if self.root is None:
             return {}
         return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
-                FileModes: self.modes}
+                FileModes: self.modes, KeyMaterial: self.keys}
 
     def close(self) -> None:
         self.extraction.close()
@@ -112,9 +114,9 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
         facts.boot = collect_boot_services(root)
         facts.stores = collect_credential_stores(root)
         facts.modes = collect_file_modes(root)
-        elf = ElfScanner()
-        facts.content = scan_content(root, [elf])
-        facts.elf = elf.result()
+        elf, keys = ElfScanner(), KeyScanner()
+        facts.content = scan_content(root, [elf, keys])
+        facts.elf, facts.keys = elf.result(), keys.result()
     elif image.is_file():
         facts.rtos = rtos_of(image)
     return facts
