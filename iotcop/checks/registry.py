@@ -112,6 +112,7 @@ class Registry:
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
     from iotcop.checks.fw import credentials, keys, permissions, services
+    from iotcop.checks.fw import input as web_input
 
     return (
         credentials.empty_password,
@@ -128,6 +129,8 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         keys.expired_certificate,
         keys.weak_certificate_signature,
         keys.self_signed_certificate,
+        web_input.command_injection,
+        web_input.format_string,
         permissions.world_writable,
         permissions.setuid_binary,
         permissions.unprivileged_owner,
@@ -136,4 +139,11 @@ def _all_checks() -> tuple[CheckFunc, ...]:
     )
 
 
-REGISTRY = Registry(_all_checks())
+def __getattr__(name: str) -> Registry:
+    """``REGISTRY``, built on first use (PEP 562): a check module imported on its own imports this module
+    for ``@check``, and building the registry then would import that module again half-initialised."""
+    if name == "REGISTRY":
+        registry = Registry(_all_checks())
+        globals()["REGISTRY"] = registry
+        return registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

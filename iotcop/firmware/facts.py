@@ -18,6 +18,7 @@ from iotcop.firmware.identify import Platform, platform, rtos_of
 from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
 from iotcop.firmware.services import BootServices, collect_boot_services
+from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
 from iotcop.model import FileSystemInfo
 
 
@@ -41,6 +42,7 @@ class FirmwareFacts:
     elf: ElfFiles = field(default_factory=ElfFiles)
     modes: FileModes = field(default_factory=FileModes)
     keys: KeyMaterial = field(default_factory=KeyMaterial)
+    web: WebHandlers = field(default_factory=WebHandlers)
     content: PassStats | None = None  # what the one content pass read
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
     rtos: str | None = None  # the RTOS a blob without a Linux file system names
@@ -60,7 +62,7 @@ class FirmwareFacts:
         if self.root is None:
             return {}
         return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
-                FileModes: self.modes, KeyMaterial: self.keys}
+                FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web}
 
     def close(self) -> None:
         self.extraction.close()
@@ -114,9 +116,9 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
         facts.boot = collect_boot_services(root)
         facts.stores = collect_credential_stores(root)
         facts.modes = collect_file_modes(root)
-        elf, keys = ElfScanner(), KeyScanner()
-        facts.content = scan_content(root, [elf, keys])
-        facts.elf, facts.keys = elf.result(), keys.result()
+        elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
+        facts.content = scan_content(root, [elf, keys, web])
+        facts.elf, facts.keys, facts.web = elf.result(), keys.result(), web.result()
     elif image.is_file():
         facts.rtos = rtos_of(image)
     return facts
