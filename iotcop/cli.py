@@ -139,6 +139,8 @@ def explain(identifier: str = typer.Argument(..., help="A requirement (5.1-1, ps
                 out.print(f"rolls up {ref}")
             for check_id in req.evidenced_by:
                 out.print(f"evidenced by {check_id}: {REGISTRY.get(check_id).title}")
+            for check_id in req.refuted_by:
+                out.print(f"can only fail it: {check_id}: {REGISTRY.get(check_id).title}")
             for check_id in req.planned:
                 out.print(f"planned: {check_id}")
             if req.notes:

@@ -2,10 +2,12 @@
 
 Rules for a requirement judged by checks (``evidenced_by``), in order:
 
-1. A finding of any evidencing check → FAIL (observed). Observations outrank any declaration. Findings of
-   severity INFO are observations for a reviewer (a daemon installed but never started): they never fail a
-   requirement, and a PASS names them in its reason.
-2. Every evidencing check completed without (failing) findings → PASS (observed). Checks that found their subject
+1. A finding of any evidencing or refuting check (``refuted_by``) → FAIL (observed). Observations outrank
+   any declaration. Findings of severity INFO are observations for a reviewer (a daemon installed but never
+   started): they never fail a requirement, and a PASS names them in its reason.
+2. Every evidencing check completed without (failing) findings → PASS (observed). Refuting checks never
+   make a PASS: with no evidencing check, their clean runs are named in the INCONCLUSIVE reason (and the
+   declaration may settle it, rule 3). Checks that found their subject
    absent (NOT_APPLICABLE) count as clean beside completed ones; if *all* of them did, a conditional
    requirement is NOT_APPLICABLE and an unconditional one INCONCLUSIVE.
 3. Otherwise the observation is incomplete, and the declaration may settle it: 'yes' → PASS (declared),
@@ -66,12 +68,13 @@ def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], find
             declaration: Declaration | None) -> Verdict:
     checks = tuple(req.evidenced_by)
     runs = [by_check[c] for c in checks if c in by_check]
-    failing = [f for f in findings if f.check_id in checks and f.severity is not Severity.INFO]
+    judging = (*checks, *req.refuted_by)
+    failing = [f for f in findings if f.check_id in judging and f.severity is not Severity.INFO]
     if failing:
         first = failing[0]
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         basis = Basis.DECLARED if all(f.basis == "declared" for f in failing) else Basis.OBSERVED
-        return _verdict(fw, req, Outcome.FAIL, basis, f"{first.message}{more}", checks=checks,
+        return _verdict(fw, req, Outcome.FAIL, basis, f"{first.message}{more}", checks=judging,
                         findings=tuple(f.fingerprint for f in failing))
     statuses = {r.status for r in runs}
     planned = f"; {len(req.planned)} more check(s) planned" if req.planned else ""
@@ -91,7 +94,7 @@ def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], find
     declared = _declared(fw, req, declaration)
     if declared is not None:
         return declared
-    return _verdict(fw, req, Outcome.INCONCLUSIVE, Basis.NONE, _missing(req, runs), checks=checks)
+    return _verdict(fw, req, Outcome.INCONCLUSIVE, Basis.NONE, _missing(req, runs, by_check), checks=checks)
 
 
 def _declared(fw: Framework, req: Requirement, declaration: Declaration | None) -> Verdict | None:
@@ -111,9 +114,12 @@ def _declared(fw: Framework, req: Requirement, declaration: Declaration | None) 
                     f"declared not applicable, but this mandatory requirement has no condition{detail}")
 
 
-def _missing(req: Requirement, runs: list[CheckRun]) -> str:
+def _missing(req: Requirement, runs: list[CheckRun], by_check: dict[str, CheckRun]) -> str:
     """Why nothing could establish the requirement: what the user would have to supply."""
     reasons = list(dict.fromkeys(r.reason for r in runs if r.status is not RunStatus.COMPLETED and r.reason))
+    clean = [c for c in req.refuted_by if c in by_check and by_check[c].status is RunStatus.COMPLETED]
+    if clean:
+        reasons.append(f"{', '.join(clean)} found nothing against it, which alone cannot establish it")
     if not req.evidenced_by:
         kinds = [k for k in req.evidence_kinds if k is not EvidenceKind.DECLARATION]
         automated = f"no automated check yet ({len(req.planned)} planned)" if req.planned else \

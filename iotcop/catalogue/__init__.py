@@ -85,11 +85,14 @@ class Catalogue:
                 yield fw, req
 
     def citing(self, check_id: str) -> list[tuple[Framework, Requirement, str]]:
-        """Requirements that cite a check, with 'built' or 'planned' (the reverse view of the data)."""
+        """Requirements that cite a check, with 'built', 'refutes' (can only fail it) or 'planned' (the reverse
+        view of the data)."""
         out = []
         for fw, req in self.all_requirements():
             if check_id in req.evidenced_by:
                 out.append((fw, req, "built"))
+            elif check_id in req.refuted_by:
+                out.append((fw, req, "refutes"))
             elif check_id in req.planned:
                 out.append((fw, req, "planned"))
         return out
@@ -153,7 +156,7 @@ def _check_refs(catalogue: Catalogue, known_checks: Iterable[str]) -> None:
     known = set(known_checks)
     for fw, req in catalogue.all_requirements():
         where = f"{fw.id}:{req.id}"
-        for check_id in req.evidenced_by:
+        for check_id in (*req.evidenced_by, *req.refuted_by):
             if check_id not in known:
                 raise CatalogueError(f"{where} cites check {check_id!r}, which is not registered")
         for check_id in req.planned:

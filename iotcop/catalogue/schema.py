@@ -4,7 +4,9 @@ A framework file holds the framework's identity, its groups (clauses or guidelin
 A requirement is judged either directly, by the checks that evidence it (``evidenced_by``), or by rolling
 up requirements of another framework (``derived_from``, e.g. a CoP guideline from EN 303 645 provisions,
 a PSTI requirement from its deemed-compliance provisions). Checks that are wanted but not built yet are
-listed under ``planned`` so that coverage stays honest.
+listed under ``planned`` so that coverage stays honest. A check whose finding shows the requirement is not
+met, but whose clean result cannot show that it is (no exposed UPnP in the image says little about every
+unused interface), is listed under ``refuted_by``: it can FAIL the requirement, never PASS it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Requirement(Frozen):
         default=(), description="Kinds of evidence that can establish it, strongest first."
     )
     evidenced_by: tuple[str, ...] = Field(default=(), description="Built check ids that evidence it.")
+    refuted_by: tuple[str, ...] = Field(
+        default=(), description="Built check ids whose findings fail it but whose clean result cannot establish it."
+    )
     planned: tuple[str, ...] = Field(default=(), description="Check ids wanted but not built yet.")
     derived_from: tuple[Ref, ...] = Field(default=(), description="'framework:requirement' rolled up here.")
     related: tuple[Ref, ...] = Field(
@@ -68,9 +73,10 @@ class Requirement(Frozen):
             raise ValueError(f"{self.id}: a conditional requirement needs its condition")
         if not self.status.conditional and self.condition:
             raise ValueError(f"{self.id}: only conditional requirements have a condition")
-        overlap = set(self.evidenced_by) & set(self.planned)
-        if overlap:
-            raise ValueError(f"{self.id}: {sorted(overlap)} both built and planned")
+        for a, b in (("evidenced_by", "planned"), ("refuted_by", "planned"), ("evidenced_by", "refuted_by")):
+            overlap = set(getattr(self, a)) & set(getattr(self, b))
+            if overlap:
+                raise ValueError(f"{self.id}: {sorted(overlap)} both in {a} and {b}")
         return self
 
     @property
@@ -80,7 +86,7 @@ class Requirement(Frozen):
     @property
     def coverage(self) -> str:
         """'automated', 'declaration' (only a declaration can settle it now) or 'none'."""
-        if self.evidenced_by or self.derived_from:
+        if self.evidenced_by or self.refuted_by or self.derived_from:
             return "automated"
         return "declaration" if self.declarable else "none"
 

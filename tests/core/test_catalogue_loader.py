@@ -37,7 +37,7 @@ def req(rid: str, **more: object) -> dict[str, object]:
     ([req("1", condition="when")], "only conditional requirements"),
     ([req("1", status="sometimes")], "status"),
     ([req("1", evidenced_by=["fw.credentials.empty-password"], planned=["fw.credentials.empty-password"])],
-     "both built and planned"),
+     "both in evidenced_by and planned"),
 ])
 def test_broken_data_fails_loudly(tmp_path: Path, requirements: list[dict[str, object]], message: str) -> None:
     with pytest.raises(CatalogueError, match=message):

@@ -36,6 +36,9 @@ EN = {
          "planned": ["doc.test.gamma"], "evidence_kinds": ["document", "declaration"]},
         {"id": "5.1-4", "group": "5.1", "title": "recommendation", "status": "recommended"},
         {"id": "5.1-5", "group": "5.1", "title": "only A", "status": "mandatory", "evidenced_by": [A]},
+        {"id": "5.1-6", "group": "5.1", "title": "A can only refute it", "status": "mandatory", "refuted_by": [A]},
+        {"id": "5.1-7", "group": "5.1", "title": "evidenced by B, refuted by A", "status": "mandatory",
+         "evidenced_by": [B], "refuted_by": [A]},
     ],
 }
 ROLLUP = {
@@ -92,6 +95,16 @@ CASES = [
      "5.1-1", Outcome.PASS, Basis.OBSERVED, f"checked and clean: {A}, {B}; 1 informational observation(s) for review"),
     ("an INFO finding beside a real one: the real one decides", {A: DONE, B: DONE},
      [(A, "observed", Severity.INFO), B], {}, "5.1-1", Outcome.FAIL, Basis.OBSERVED, f"{B} found it"),
+    ("a refuting check's finding → FAIL", {A: DONE}, [A], {}, "5.1-6", Outcome.FAIL, Basis.OBSERVED,
+     f"{A} found it"),
+    ("a refuting check clean never makes a PASS", {A: DONE}, [], {}, "5.1-6", Outcome.INCONCLUSIVE, Basis.NONE,
+     f"{A} found nothing against it, which alone cannot establish it"),
+    ("a refuting check clean, declared yes → PASS (declared)", {A: DONE}, [], {"5_1_6": "yes"}, "5.1-6",
+     Outcome.PASS, Basis.DECLARED, "declared supported"),
+    ("the evidencing check decides a PASS beside a clean refuting one", {A: DONE, B: DONE}, [], {}, "5.1-7",
+     Outcome.PASS, Basis.OBSERVED, f"checked and clean: {B}"),
+    ("a refuting finding fails it although the evidencing check is clean", {A: DONE, B: DONE}, [A], {}, "5.1-7",
+     Outcome.FAIL, Basis.OBSERVED, f"{A} found it"),
     ("a finding beats a check that could not run", {A: DONE, B: NOTRUN}, [A], {}, "5.1-1", Outcome.FAIL,
      Basis.OBSERVED, "found it"),
     ("one check not run → INCONCLUSIVE, never PASS", {A: DONE, B: NOTRUN}, [], {}, "5.1-1", Outcome.INCONCLUSIVE,
@@ -172,9 +185,9 @@ def test_rollup_of_recommendations_without_checks_is_inconclusive(catalogue: Cat
 def test_summary_counts_mandatory_failures(catalogue: Catalogue) -> None:
     verdicts = evaluate(catalogue, [run(A, DONE), run(B, DONE)], [finding(A)], None)
     summary = {s.framework: s for s in summarise(catalogue, verdicts)}
-    assert summary["en303645"].mandatory_failed == ("5.1-1", "5.1-2", "5.1-5")
+    assert summary["en303645"].mandatory_failed == ("5.1-1", "5.1-2", "5.1-5", "5.1-6", "5.1-7")
     assert summary["rollup"].mandatory_failed == ("r-1", "r-3")
-    assert summary["en303645"].counts.FAIL == 3
+    assert summary["en303645"].counts.FAIL == 5
 
 
 def test_real_catalogue_never_passes_without_evidence() -> None:
