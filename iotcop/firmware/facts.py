@@ -17,6 +17,7 @@ from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.identify import Platform, platform, rtos_of
 from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
+from iotcop.firmware.serviceconf import ServiceConfig, collect_service_config
 from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
 from iotcop.model import FileSystemInfo
@@ -39,6 +40,7 @@ class FirmwareFacts:
     accounts: Accounts = field(default_factory=Accounts)
     boot: BootServices = field(default_factory=BootServices)
     stores: CredentialStores = field(default_factory=CredentialStores)
+    services: ServiceConfig = field(default_factory=ServiceConfig)
     elf: ElfFiles = field(default_factory=ElfFiles)
     modes: FileModes = field(default_factory=FileModes)
     keys: KeyMaterial = field(default_factory=KeyMaterial)
@@ -62,7 +64,8 @@ class FirmwareFacts:
         if self.root is None:
             return {}
         return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
-                FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web}
+                FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web,
+                ServiceConfig: self.services}
 
     def close(self) -> None:
         self.extraction.close()
@@ -114,6 +117,7 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
     if root is not None:
         facts.accounts = collect_accounts(root)
         facts.boot = collect_boot_services(root)
+        facts.services = collect_service_config(root, facts.boot)
         facts.stores = collect_credential_stores(root)
         facts.modes = collect_file_modes(root)
         elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
