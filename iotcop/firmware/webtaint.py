@@ -127,29 +127,39 @@ _LUA_LONG = re.compile(r"\[=*\[")
 def mask(line: str, lang: str, state: str) -> tuple[str, str]:
     """``line`` with comments and uninterpreted string contents blanked, same length, so that matches on it
     index the raw line. ``state`` carries an open construct to the next line: a quote, or '*' (a block
-    comment or Lua long string)."""
+    comment or Lua long string). The scan jumps from one character that can matter to the next."""
     out, i, n = list(line), 0, len(line)
+    special = _MASK_SPECIAL[lang]
     while i < n:
-        c = line[i]
         if state == "*":
             end = line.find("*/" if lang == "php" else "]]", i)
             stop = n if end < 0 else end + 2
             out[i:stop] = " " * (stop - i)
             i, state = stop, ("*" if end < 0 else "")
             continue
-        if state:  # inside a string
+        if state:  # inside a string: only an escape or the closing quote matters
             blank = state == "'" or lang == "lua"
-            if c == "\\" and not (lang == "sh" and state == "'"):
+            escapes = not (lang == "sh" and state == "'")
+            m = (_STRING_STOP[state] if escapes else _QUOTE_STOP[state]).search(line, i)
+            stop = m.start() if m else n
+            if blank:
+                out[i:stop] = " " * (stop - i)
+            if m is None:
+                break
+            i = stop
+            if line[i] == "\\":
                 if blank or line.startswith("$", i + 1):  # an escaped '$' expands nothing
                     out[i:i + 2] = " " * len(out[i:i + 2])
                 i += 2
                 continue
-            if c == state:
-                state = ""
-            elif blank:
-                out[i] = " "
+            state = ""
             i += 1
             continue
+        m = special.search(line, i)
+        if m is None:
+            break
+        i = m.start()
+        c = line[i]
         if c in "'\"":
             state = c
         elif c == "\\":
@@ -169,6 +179,13 @@ def mask(line: str, lang: str, state: str) -> tuple[str, str]:
     return "".join(out), ("" if state in "'\"" and lang == "lua" else state)
 
 
+# Characters where ``mask`` can change state: quotes, escapes and what starts a comment or a long string.
+_MASK_SPECIAL = {"sh": re.compile(r"['\"\\#]"), "lua": re.compile(r"['\"\\\-\[]"),
+                 "php": re.compile(r"['\"\\#/]")}
+_STRING_STOP = {q: re.compile(r"[\\" + q + "]") for q in "'\""}
+_QUOTE_STOP = {q: re.compile(q) for q in "'\""}
+
+
 def _comment(line: str, i: int, lang: str) -> bool:
     if lang == "sh":
         return line[i] == "#" and (i == 0 or line[i - 1] in " \t;|&(")
@@ -182,12 +199,18 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 def structure(text: str, lang: str) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """One pass over masked text: where each bracket or string opened at i closes, and the spans of the
-    statements (split at ';', and at '&&' and '||' in sh, outside brackets and strings)."""
+    statements (split at ';', and at '&&' and '||' in sh, outside brackets and strings). The scan jumps
+    from one bracket, quote, separator or escape to the next."""
     close: dict[int, int] = {}
     stack: list[int] = []
     spans, start, i, n = [], 0, 0, len(text)
     quotes = '"' if lang == "lua" else '"`'
+    special = _STRUCTURE_SPECIAL[lang]
     while i < n:
+        m = special.search(text, i)
+        if m is None:
+            break
+        i = m.start()
         c, top = text[i], text[stack[-1]] if stack else ""
         if c == "\\":
             i += 2
@@ -210,6 +233,10 @@ def structure(text: str, lang: str) -> tuple[dict[int, int], list[tuple[int, int
         i += 1
     close.update((j, n) for j in stack)
     return close, [*spans, (start, n)]
+
+
+_STRUCTURE_SPECIAL = {"sh": re.compile(r"[\\()\[\]{}\"`;&|]"), "lua": re.compile(r"[\\()\[\]{}\";]"),
+                      "php": re.compile(r"[\\()\[\]{}\"`;]")}
 
 
 class Code:
