@@ -56,6 +56,9 @@ _COMMAND_HEAD = re.compile(r"^\s*" + _COMMAND)
 _SHELL_SYNTAX = re.compile(r"2>&1|>\s*/dev/null|\s\|\s|&&|`|;\s*" + _COMMAND)
 
 
+SERVER_INPUT = "the requests it parses itself"
+
+
 @dataclass(frozen=True)
 class _Compiled:
     """What the imports and strings of one compiled handler show."""
@@ -70,7 +73,7 @@ class _Compiled:
 def _compiled(info: ElfInfo, why: str, server: bool = False) -> _Compiled:
     imports = {name.split("@", 1)[0] for name in info.imports}
     strings = set(info.strings)
-    inputs = ["the requests it parses itself"] if server else []
+    inputs = [SERVER_INPUT] if server else []
     inputs += [f"{name} ({REQUEST_APIS[name]})" for name in sorted(imports & REQUEST_APIS.keys())]
     if "getenv" in imports:
         inputs += [f"getenv with {name!r}" for name in sorted(CGI_VARIABLES & strings)]
@@ -145,8 +148,10 @@ def command_injection(web: WebHandlers, elves: ElfFiles) -> Iterator[Finding]:
     os.execute, popen, backticks) lets anyone who can send it a request run commands on the device, usually
     as root: input from a network interface is not validated (EN 303 645 5.13-1). Script findings show the
     traced flow line by line. Compiled CGIs are judged without disassembly, so their findings are for review:
-    request input, a shell-running import and command templates with %s in one program (MEDIUM), or request
-    input and a shell-running import without any template (INFO, an observation)."""
+    a program that reads CGI request input (getenv of QUERY_STRING and friends, a request API), imports a
+    shell-running function and holds command templates with %s (MEDIUM); a web server program that parses
+    requests itself with the same imports and templates, or a handler without templates (INFO, an
+    observation: whether request data reaches the template is not evident)."""
     compiled, missing = _compiled_handlers(web, elves)
     _require_handlers(web, compiled, missing)
     found = [_flow_finding(flow, web, command_injection, "a crafted request runs its own PHP code"
@@ -155,7 +160,8 @@ def command_injection(web: WebHandlers, elves: ElfFiles) -> Iterator[Finding]:
     for program in compiled:
         if not program.inputs or not program.sinks:
             continue
-        severity = Severity.MEDIUM if program.templates else Severity.INFO
+        explicit = [i for i in program.inputs if i != SERVER_INPUT]
+        severity = Severity.MEDIUM if program.templates and explicit else Severity.INFO
         templates = (f"holds command templates with %s ({_shown([repr(t) for t in program.templates])}): if request "
                      "data is formatted into one, the request chooses the shell command"
                      if program.templates else "holds no command template with %s, so no flow is evident")
