@@ -111,7 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.fw import credentials, keys, permissions, services
+    from iotcop.checks.fw import credentials, keys, permissions, secrets, services
     from iotcop.checks.fw import input as web_input
 
     return (
@@ -135,6 +135,9 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         services.snmp_default_community,
         services.upnp_igd_enabled,
         services.listens_all_interfaces,
+        secrets.hardcoded_credential,
+        secrets.cloud_token,
+        secrets.binary_credential,
         keys.private_key,
         keys.shared_host_key,
         keys.weak_key,

@@ -17,9 +17,11 @@ from iotcop.firmware.filesystem import FileSystem
 from iotcop.firmware.identify import Platform, platform, rtos_of
 from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
+from iotcop.firmware.secrets import Secrets, SecretScanner
 from iotcop.firmware.serviceconf import ServiceConfig, collect_service_config
 from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
+from iotcop.knowledge.credentials import default_credentials
 from iotcop.model import FileSystemInfo
 
 
@@ -45,6 +47,7 @@ class FirmwareFacts:
     modes: FileModes = field(default_factory=FileModes)
     keys: KeyMaterial = field(default_factory=KeyMaterial)
     web: WebHandlers = field(default_factory=WebHandlers)
+    secrets: Secrets = field(default_factory=Secrets)
     content: PassStats | None = None  # what the one content pass read
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
     rtos: str | None = None  # the RTOS a blob without a Linux file system names
@@ -65,7 +68,7 @@ class FirmwareFacts:
             return {}
         return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
                 FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web,
-                ServiceConfig: self.services}
+                ServiceConfig: self.services, Secrets: self.secrets}
 
     def close(self) -> None:
         self.extraction.close()
@@ -121,8 +124,9 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
         facts.stores = collect_credential_stores(root)
         facts.modes = collect_file_modes(root)
         elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
-        facts.content = scan_content(root, [elf, keys, web])
-        facts.elf, facts.keys, facts.web = elf.result(), keys.result(), web.result()
+        secrets = SecretScanner(default_credentials().passwords())
+        facts.content = scan_content(root, [elf, keys, web, secrets])
+        facts.elf, facts.keys, facts.web, facts.secrets = elf.result(), keys.result(), web.result(), secrets.result()
     elif image.is_file():
         facts.rtos = rtos_of(image)
     return facts
