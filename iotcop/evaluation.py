@@ -116,14 +116,16 @@ def _declared(fw: Framework, req: Requirement, declaration: Declaration | None) 
 
 def _missing(req: Requirement, runs: list[CheckRun], by_check: dict[str, CheckRun]) -> str:
     """Why nothing could establish the requirement: what the user would have to supply."""
-    reasons = list(dict.fromkeys(r.reason for r in runs if r.status is not RunStatus.COMPLETED and r.reason))
-    clean = [c for c in req.refuted_by if c in by_check and by_check[c].status is RunStatus.COMPLETED]
+    refuting = [by_check[c] for c in req.refuted_by if c in by_check]
+    reasons = list(dict.fromkeys(r.reason for r in (*runs, *refuting)
+                                 if r.status is not RunStatus.COMPLETED and r.reason))
+    clean = [r.check_id for r in refuting if r.status is RunStatus.COMPLETED]
     if clean:
         reasons.append(f"{', '.join(clean)} found nothing against it, which alone cannot establish it")
     if not req.evidenced_by:
         kinds = [k for k in req.evidence_kinds if k is not EvidenceKind.DECLARATION]
-        automated = f"no automated check yet ({len(req.planned)} planned)" if req.planned else \
-            "no automated check can establish it"
+        built = "no check that can establish it is built yet" if req.refuted_by else "no automated check yet"
+        automated = f"{built} ({len(req.planned)} planned)" if req.planned else "no automated check can establish it"
         reasons.append(automated)
     if req.declarable:
         reasons.append(NEEDS[EvidenceKind.DECLARATION])

@@ -143,13 +143,19 @@ def test_en_reclassified_provisions_explain_themselves() -> None:
 
 
 def test_en_built_checks() -> None:
+    """Which built checks can PASS a provision (evidenced_by) is a deliberate list: only where the image
+    alone can show the provision is met. Elsewhere checks can only FAIL it (refuted_by)."""
     built = {i: set(r.evidenced_by) for i, r in requirements("en303645").items() if r.evidenced_by}
     assert built == {
         "4-1": {"decl.ics.missing-justification"},
-        "5.1-1": {"fw.credentials.empty-password", "fw.credentials.default-password"},
-        "5.1-3": {"fw.credentials.weak-hash", "fw.services.telnet-enabled"},
-        "5.6-5": {"fw.services.telnet-enabled"},
+        "5.1-1": {"fw.credentials.empty-password", "fw.credentials.default-password", "fw.credentials.shared-hash",
+                  "fw.credentials.static-password-hash"},
+        "5.4-3": {"fw.keys.private-key", "fw.secrets.cloud-token", "fw.secrets.hardcoded-credential"},
+        "5.4-4": {"fw.keys.private-key", "fw.keys.shared-host-key"},
     }
+    refuting = {i for i, r in requirements("en303645").items() if r.refuted_by}
+    assert refuting == {"5.1-1", "5.1-3", "5.4-1", "5.4-3", "5.5-1", "5.5-4", "5.5-5", "5.5-6", "5.6-1", "5.6-2",
+                        "5.6-4", "5.6-5", "5.6-7", "5.13-1"}
 
 
 def test_en_automatable_provisions_have_planned_or_built_checks() -> None:

@@ -15,7 +15,7 @@ from fwimages import EXAMPLE_CAMERA, TPLINK_WR841N, mksquashfs, special_files, w
 from iotcop.api import assess_firmware
 from iotcop.errors import ImageError
 from iotcop.firmware.facts import collect_firmware
-from iotcop.model import Assessment, Basis, Outcome, RunStatus
+from iotcop.model import Assessment, Basis, Outcome, RunStatus, Severity
 
 TPLINK_SHA256 = "6f83f1dac5de040233132fa0eaf9099895aa639570c238813364d5dd5fd83811"
 TPLINK_SQUASHFS_OFFSET = 0x120200
@@ -79,20 +79,38 @@ def test_real_tplink_image(tplink: Path) -> None:
 
     runs = fw_runs(assessment)
     passwd_reason = "no /etc/passwd in the image (only /etc/shadow), so not every login account can be read"
-    assert runs == {
+    assert {c: r for c, r in runs.items() if r[0] is not RunStatus.COMPLETED} == {
         "fw.credentials.default-password": (RunStatus.INCONCLUSIVE, passwd_reason),
         "fw.credentials.empty-password": (RunStatus.INCONCLUSIVE, passwd_reason),
-        "fw.credentials.weak-hash": (RunStatus.COMPLETED, ""),
-        "fw.services.telnet-enabled": (RunStatus.COMPLETED, ""),  # its boot scripts start httpd, no telnetd
+        "fw.credentials.shared-hash": (RunStatus.INCONCLUSIVE, passwd_reason),
+        "fw.credentials.extra-root-account": (RunStatus.INCONCLUSIVE,
+                                              "no /etc/passwd in the image, so user ids cannot be read"),
+        "fw.input.format-string": (RunStatus.INCONCLUSIVE, "no request input was seen used as a format string in the "
+                                   "traced scripts, but 1 handler(s) cannot be judged: /usr/bin/httpd (compiled)"),
+        "fw.services.mqtt-anonymous": (RunStatus.NOT_APPLICABLE, "no MQTT broker (mosquitto) in the image"),
+        "fw.services.mqtt-plaintext": (RunStatus.NOT_APPLICABLE, "no MQTT broker (mosquitto) in the image"),
+        "fw.services.snmp-default-community": (RunStatus.NOT_APPLICABLE, "no SNMP agent in the image"),
+        "fw.services.upnp-igd-enabled": (RunStatus.NOT_APPLICABLE, "no UPnP IGD server (miniupnpd) in the image"),
     }
-    [weak] = assessment.findings
-    assert (weak.check_id, weak.location.path, weak.location.line) == ("fw.credentials.weak-hash", "/etc/shadow", 1)
+    failing = {(f.check_id, f.location.path, f.location.line) for f in assessment.findings
+               if f.severity is not Severity.INFO}
+    assert failing == {
+        ("fw.credentials.weak-hash", "/etc/shadow", 1),  # root: MD5 crypt
+        ("fw.credentials.static-password-hash", "/etc/shadow", 1),  # the same root hash on every device
+        ("fw.services.http-admin-plaintext", "/etc/rc.d/rcS", 37),  # TP-Link's httpd, port 80, no HTTPS
+        ("fw.secrets.hardcoded-credential", "/web/dynaform/custom.js", 16),  # var default_password = "admin"
+    }
+    weak = next(f for f in assessment.findings if f.check_id == "fw.credentials.weak-hash")
     assert weak.message.startswith("Account 'root' has a password hash of a weak scheme (MD5 crypt)")
     assert "/etc/passwd is missing: accounts were read from /etc/shadow alone" in assessment.notes
+    observed = {(f.check_id, f.location.path) for f in assessment.findings if f.severity is Severity.INFO}
+    assert ("fw.input.command-injection", "/usr/bin/httpd") in observed  # templates with %s, for review
+    assert ("fw.services.ssh-password-login", "/usr/bin/dropbear") in observed  # present, never started
 
     assert assessment.verdict("en303645", "5.1-3").outcome is Outcome.FAIL
-    assert assessment.verdict("en303645", "5.1-3").findings == (weak.fingerprint,)
-    assert assessment.verdict("en303645", "5.1-1").outcome is Outcome.INCONCLUSIVE
+    assert weak.fingerprint in assessment.verdict("en303645", "5.1-3").findings
+    assert assessment.verdict("en303645", "5.1-1").outcome is Outcome.FAIL  # the static root hash
+    assert assessment.verdict("psti", "sch1-1").outcome is Outcome.FAIL
     # an observed PASS rests only on checks that completed on this image
     completed = {c for c, (status, _) in runs.items() if status is RunStatus.COMPLETED}
     for requirement in observed_passes(assessment):
@@ -171,12 +189,15 @@ def test_an_image_without_account_files(tmp_path: Path) -> None:
     tree = write_tree(tmp_path / "rootfs", files={"/etc/inittab": "::sysinit:/bin/mount -a\n"})
     assessment = assess_firmware(mksquashfs(tree, tmp_path / "fw.sqfs"))
     reason = "no /etc/passwd or /etc/shadow in the image, so its login accounts cannot be read"
-    assert fw_runs(assessment) == {
-        "fw.credentials.default-password": (RunStatus.INCONCLUSIVE, reason),
-        "fw.credentials.empty-password": (RunStatus.INCONCLUSIVE, reason),
-        "fw.credentials.weak-hash": (RunStatus.INCONCLUSIVE, reason),
-        "fw.services.telnet-enabled": (RunStatus.COMPLETED, ""),
+    accounts = {c: r for c, r in fw_runs(assessment).items() if c.startswith("fw.credentials.")}
+    assert accounts == {
+        **dict.fromkeys(["fw.credentials.default-password", "fw.credentials.empty-password",
+                         "fw.credentials.weak-hash", "fw.credentials.shared-hash",
+                         "fw.credentials.extra-root-account", "fw.credentials.static-password-hash"],
+                        (RunStatus.INCONCLUSIVE, reason)),
+        "fw.credentials.plaintext-password": (RunStatus.COMPLETED, ""),  # no service store either: clean
     }
+    assert fw_runs(assessment)["fw.services.telnet-enabled"] == (RunStatus.COMPLETED, "")
     assert assessment.verdict("en303645", "5.1-1").outcome is Outcome.INCONCLUSIVE
     assert reason in assessment.verdict("en303645", "5.1-1").reason
 
@@ -201,10 +222,16 @@ def test_the_example_camera_packed_as_squashfs(squashfs: bytes, tmp_path: Path) 
         ("fw.credentials.empty-password", "/etc/passwd", 3),  # guest
         ("fw.credentials.default-password", "/etc/shadow", 1),  # root: xc3511 (Mirai)
         ("fw.credentials.weak-hash", "/etc/shadow", 1),  # root: MD5 crypt
+        ("fw.credentials.static-password-hash", "/etc/shadow", 1),  # root's hash, the same on every camera
         ("fw.services.telnet-enabled", "/etc/init.d/rcS", 8),
-    }
-    assert {c: s for c, (s, _) in fw_runs(assessment).items()} == dict.fromkeys(
-        ["fw.credentials.default-password", "fw.credentials.empty-password", "fw.credentials.weak-hash",
-         "fw.services.telnet-enabled"], RunStatus.COMPLETED)
+        ("fw.services.http-admin-plaintext", "/etc/init.d/S50network", 3),  # busybox httpd -p 80
+        ("fw.services.listens-all-interfaces", "/etc/init.d/S50network", 3),  # an observation (INFO)
+    }  # not: 'service' (a SHA-512 hash, but a nologin shell)
+    statuses = {c: s for c, (s, _) in fw_runs(assessment).items()}
+    assert {c for c, s in statuses.items() if s is not RunStatus.COMPLETED} == {
+        "fw.input.command-injection", "fw.input.format-string",  # no web handler: not applicable
+        "fw.services.mqtt-anonymous", "fw.services.mqtt-plaintext", "fw.services.snmp-default-community",
+        "fw.services.upnp-igd-enabled", "fw.services.ssh-password-login",  # no such server: not applicable
+        "fw.secrets.binary-credential"}  # the example ships no ELF program: inconclusive
     for requirement in ("5.1-1", "5.1-3", "5.6-5"):
         assert assessment.verdict("en303645", requirement).outcome is Outcome.FAIL, requirement

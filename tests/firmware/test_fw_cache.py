@@ -136,7 +136,8 @@ def test_the_assessment_is_identical_fresh_and_cached(image: Path, cache_dir: Pa
     cached = assessment_bytes(image)
     assert cached == fresh
     data = json.loads(fresh)
-    assert [f["check_id"] for f in data["findings"]] == ["fw.credentials.weak-hash"]  # a real assessment
+    assert [f["check_id"] for f in data["findings"]] == [  # a real assessment, sorted by severity
+        "fw.credentials.static-password-hash", "fw.credentials.weak-hash", "fw.permissions.setuid-binary"]
 
 
 def test_the_assessment_is_the_same_with_and_without_the_cache(image: Path, cache_dir: Path) -> None:
@@ -274,7 +275,8 @@ def test_an_unwritable_cache_directory_means_an_uncached_extraction(image: Path,
     assert not workdir.exists()  # an uncached extraction is removed
     assert blocker.read_text() == "not a directory\n"
     assessment = assess_firmware(image)
-    assert [f.check_id for f in assessment.findings] == ["fw.credentials.weak-hash"]
+    assert [f.check_id for f in assessment.findings] == [
+        "fw.credentials.static-password-hash", "fw.credentials.weak-hash", "fw.permissions.setuid-binary"]
 
 
 def test_an_entry_path_taken_by_a_file_means_an_uncached_extraction(image: Path, cache_dir: Path) -> None:

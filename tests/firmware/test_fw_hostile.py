@@ -202,9 +202,8 @@ def test_enough_depth_reaches_the_deep_root(images: FormatImages, sandbox: Sandb
         assert limit_steps(ex) == []
 
 
-def test_ctrl_c_during_extraction_leaves_nothing(images: FormatImages, sandbox: Sandbox) -> None:
-    """KeyboardInterrupt as soon as the work dir exists: it propagates, and the work dir and every child
-    process writing into it are gone."""
+def _interrupted_extraction(images: FormatImages, sandbox: Sandbox) -> tuple[bool, bool]:
+    """(the interrupt was sent, KeyboardInterrupt reached the caller)."""
     fired, done = threading.Event(), threading.Event()
 
     def interrupt() -> None:
@@ -228,8 +227,19 @@ def test_ctrl_c_during_extraction_leaves_nothing(images: FormatImages, sandbox: 
         interrupted = True
     done.set()
     watcher.join()
-    if not fired.is_set():
-        pytest.skip("extraction ended before it could be interrupted")
+    return fired.is_set(), interrupted
+
+
+def test_ctrl_c_during_extraction_leaves_nothing(images: FormatImages, sandbox: Sandbox) -> None:
+    """KeyboardInterrupt as soon as the work dir exists: it propagates, and the work dir and every child
+    process writing into it are gone. Python drops an interrupt that lands in a finaliser or a logging
+    lock's release ("Exception ignored in ..."), which a busy machine makes likelier: up to three tries."""
+    for _ in range(3):
+        fired, interrupted = _interrupted_extraction(images, sandbox)
+        if not fired:
+            pytest.skip("extraction ended before it could be interrupted")
+        if interrupted:
+            break
     assert interrupted
     deadline = time.monotonic() + 5  # a killed extractor may take a moment to go
     while any(sandbox.tmp.iterdir()) and time.monotonic() < deadline:

@@ -1,0 +1,72 @@
+"""End to end: a deliberately vulnerable router image and a hardened one, made of the same real parts
+(tests/fixtures/golden.py), assessed as a user would. The exact kinds of failing findings, the kinds of
+observations, and the verdicts of CoP guidelines 1, 4, 5, 6 and 13 are asserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from golden import build
+
+from iotcop.api import assess_firmware
+from iotcop.model import Assessment, Outcome, Severity
+
+# the self-signed certificate of the vulnerable image is valid for one day from its build: a month later
+# it has expired
+LATER = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+
+VULNERABLE_FAILING = {
+    "fw.credentials.default-password", "fw.credentials.empty-password", "fw.credentials.extra-root-account",
+    "fw.credentials.plaintext-password", "fw.credentials.static-password-hash", "fw.credentials.shared-hash",
+    "fw.credentials.weak-hash",
+    "fw.secrets.cloud-token", "fw.secrets.hardcoded-credential", "fw.secrets.binary-credential",
+    "fw.keys.private-key", "fw.keys.shared-host-key", "fw.keys.weak-key", "fw.keys.self-signed-certificate",
+    "fw.keys.expired-certificate",
+    "fw.services.telnet-enabled", "fw.services.serial-console", "fw.services.ssh-password-login",
+    "fw.services.http-admin-plaintext", "fw.services.mqtt-anonymous", "fw.services.mqtt-plaintext",
+    "fw.permissions.setuid-binary", "fw.permissions.world-writable",
+    "fw.input.command-injection",
+} | ({"fw.permissions.unprivileged-owner"} if os.geteuid() == 0 else set())
+OBSERVATIONS = {"fw.services.ftp-enabled", "fw.services.tftp-enabled", "fw.services.listens-all-interfaces"}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Assessment]:
+    work = tmp_path_factory.mktemp("golden")
+    return {kind: assess_firmware(build(kind, work / kind), use_cache=False, clock=lambda: LATER)
+            for kind in ("vulnerable", "hardened")}
+
+
+def kinds(assessment: Assessment, info: bool) -> set[str]:
+    return {f.check_id for f in assessment.findings if (f.severity is Severity.INFO) is info}
+
+
+def cop(assessment: Assessment) -> dict[str, Outcome]:
+    return {g: assessment.verdict("cop2018", g).outcome for g in ("1", "4", "5", "6", "13")}
+
+
+def test_the_vulnerable_image(images: dict[str, Assessment]) -> None:
+    vulnerable = images["vulnerable"]
+    assert kinds(vulnerable, info=False) == VULNERABLE_FAILING
+    assert kinds(vulnerable, info=True) == OBSERVATIONS  # ftpd/tftpd applets present, not started
+    assert cop(vulnerable) == dict.fromkeys(("1", "4", "5", "6", "13"), Outcome.FAIL)
+    assert vulnerable.verdict("psti", "sch1-1").outcome is Outcome.FAIL
+    where = {(f.check_id, f.location.path) for f in vulnerable.findings}
+    assert {("fw.credentials.default-password", "/etc/shadow"), ("fw.credentials.default-password", "/etc/httpd.conf"),
+            ("fw.input.command-injection", "/www/cgi-bin/diag.sh"), ("fw.input.command-injection",
+            "/www/cgi-bin/ping.cgi"), ("fw.secrets.binary-credential", "/usr/sbin/diagd"),
+            ("fw.keys.shared-host-key", "/etc/dropbear/dropbear_rsa_host_key")} <= where
+
+
+def test_the_hardened_image(images: dict[str, Assessment]) -> None:
+    """Nothing fails; what a firmware image cannot establish stays INCONCLUSIVE, never PASS."""
+    hardened = images["hardened"]
+    assert kinds(hardened, info=False) == set()
+    assert kinds(hardened, info=True) == OBSERVATIONS | {"fw.services.telnet-enabled",
+                                                          "fw.services.http-admin-plaintext"}  # applets only
+    assert cop(hardened) == dict.fromkeys(("1", "4", "5", "6", "13"), Outcome.INCONCLUSIVE)
+    passes = {v.requirement_id for v in hardened.verdicts if v.framework == "en303645" and v.outcome is Outcome.PASS}
+    assert passes == {"5.1-1", "5.4-3", "5.4-4"}  # the provisions an image can establish on its own
+    assert "found nothing against it" in hardened.verdict("en303645", "5.13-1").reason
