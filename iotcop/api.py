@@ -81,7 +81,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
     result = _partial_extraction(run_checks(REGISTRY, bag, unavailable), facts)
     verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
     product = declaration.product if declaration else None
-    notes = [*facts.extraction.notes, *facts.accounts.problems]
+    notes = [*facts.extraction.notes, *facts.accounts.problems, *facts.notes]
     if facts.root is None:
         notes.insert(0, facts.no_root_reason)
     return Assessment(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Protocol
 
 from iotcop.firmware.filesystem import Entry, FileSystem
@@ -107,18 +108,33 @@ def classify(path: str, head: bytes) -> tuple[FileKind, str | None]:
 
 @dataclass(frozen=True)
 class PassStats:
-    """What the pass did: files offered, read, and bytes read (for the assessment's notes and the bench)."""
+    """What the pass did: files offered, read, and bytes read (for the assessment's notes and the bench);
+    ``failed`` maps a scanner (by class name) that raised to the error: it was offered nothing after it,
+    and its facts are not to be trusted."""
 
     files: int
     read: int
     bytes_read: int
     skipped: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
-    """Offer every regular file of ``fs`` to ``scanners``, reading each at most once."""
+    """Offer every regular file of ``fs`` to ``scanners``, reading each at most once. A scanner that raises
+    (a bug, or input its parser did not foresee) is dropped with the error recorded; the others go on."""
     files = read = total = 0
     skipped: list[str] = []
+    failed: dict[str, str] = {}
+    live = list(scanners)
+
+    def guarded(scanner: Scanner, path: str, call: Callable[[], bool | None]) -> bool:
+        try:
+            return bool(call())
+        except Exception as exc:  # one scanner's failure must not end the pass for the others
+            failed[type(scanner).__name__] = f"{type(exc).__name__} on {path}: {exc}"
+            live.remove(scanner)
+            return False
+
     for entry in _regular_files(fs.files()):
         files += 1
         if files > MAX_FILES:
@@ -129,7 +145,8 @@ def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
             with open(host, "rb") as fh:  # a regular file by lstat: no link is followed
                 head = fh.read(HEAD)
                 kind, language = classify(entry.path, head)
-                interested = [s for s in scanners if s.wants(entry.path, kind, language, head)]
+                interested = [s for s in list(live)
+                              if guarded(s, entry.path, partial(s.wants, entry.path, kind, language, head))]
                 if not interested:
                     continue
                 bound = max(s.max_bytes for s in interested)
@@ -140,8 +157,10 @@ def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
         read += 1
         total += len(data)
         for scanner in interested:
-            scanner.feed(Blob(entry, kind, language, data[: scanner.max_bytes]))
-    return PassStats(files, read, total, tuple(skipped))
+            blob = Blob(entry, kind, language, data[: scanner.max_bytes])
+            if scanner in live:
+                guarded(scanner, entry.path, partial(scanner.feed, blob))
+    return PassStats(files, read, total, tuple(skipped), failed)
 
 
 def _regular_files(entries: Iterable[Entry]) -> Iterable[Entry]:

@@ -72,16 +72,22 @@ class ElfScanner:
 
 
 def parse_elf(path: str, data: bytes) -> ElfInfo | None:
+    """The facts of one ELF file, or None when it does not parse. Headers are the file's own: an
+    interpreter path that is not UTF-8 or a section offset past the end must not escape as an exception."""
     try:
-        binary = lief.ELF.parse(data)
-    except (RuntimeError, ValueError, TypeError):  # LIEF returns None on most malformed input
+        with warnings.catch_warnings():  # unknown enum values (machine, section type) are values, not warnings
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _parse(path, data)
+    except (RuntimeError, ValueError, TypeError, OverflowError, UnicodeError, MemoryError):
         return None
+
+
+def _parse(path: str, data: bytes) -> ElfInfo | None:
+    binary = lief.ELF.parse(data)
     if binary is None:
         return None
     imports = frozenset(_text(f.name) for f in binary.imported_functions if f.name)
-    with warnings.catch_warnings():  # an unknown machine number is a value, not a warning for the user
-        warnings.simplefilter("ignore", RuntimeWarning)
-        machine = str(binary.header.machine_type).rsplit(".", 1)[-1]
+    machine = str(binary.header.machine_type).rsplit(".", 1)[-1]
     return ElfInfo(
         path=path,
         machine=machine,
@@ -95,7 +101,7 @@ def parse_elf(path: str, data: bytes) -> ElfInfo | None:
 
 def _strings(binary: lief.ELF.Binary, data: bytes) -> tuple[str, ...]:
     """Printable strings of the data sections; the whole file when the section table is gone."""
-    regions = [(s.offset, s.size) for s in binary.sections
+    regions = [(min(s.offset, len(data)), s.size) for s in binary.sections
                if s.name in _STRING_SECTIONS and s.type != lief.ELF.Section.TYPE.NOBITS and s.size]
     if not regions:
         regions = [(0, len(data))]

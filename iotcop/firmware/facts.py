@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from iotcop.errors import ImageError
 from iotcop.firmware.accounts import Accounts, collect_accounts
@@ -23,6 +26,8 @@ from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
 from iotcop.knowledge.credentials import default_credentials
 from iotcop.model import FileSystemInfo
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class FirmwareFacts:
     web: WebHandlers = field(default_factory=WebHandlers)
     secrets: Secrets = field(default_factory=Secrets)
     content: PassStats | None = None  # what the one content pass read
+    failures: dict[type, str] = field(default_factory=dict)  # facts whose collector raised: left out, noted
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
     rtos: str | None = None  # the RTOS a blob without a Linux file system names
 
@@ -63,12 +69,24 @@ class FirmwareFacts:
         return tuple(out)
 
     def facts(self) -> dict[type, object]:
-        """The facts checks read, by type (empty without a root file system)."""
+        """The facts checks read, by type (empty without a root file system). Facts whose collector failed
+        are left out: the checks that read them say they could not be collected."""
         if self.root is None:
             return {}
-        return {Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
-                FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web,
-                ServiceConfig: self.services, Secrets: self.secrets}
+        every: dict[type, object] = {
+            Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
+            FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web, ServiceConfig: self.services,
+            Secrets: self.secrets}
+        return {kind: value for kind, value in every.items() if kind not in self.failures}
+
+    @property
+    def notes(self) -> list[str]:
+        """Problems met while collecting, for the assessment."""
+        out = [f"collecting {kind.__name__} failed ({why}): the checks reading it are inconclusive"
+               for kind, why in self.failures.items()]
+        if self.content is not None:
+            out += list(self.content.skipped)
+        return out + list(self.services.notes)
 
     def close(self) -> None:
         self.extraction.close()
@@ -114,19 +132,41 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
         extraction = cached_extract(image, identity.sha256, limits)
     else:
         extraction = extract(image, limits)
-    root = extraction.root
-    facts = FirmwareFacts(identity, extraction, root)
-    facts.platforms = {fs.label: platform(fs) for fs in extraction.filesystems}
-    if root is not None:
-        facts.accounts = collect_accounts(root)
-        facts.boot = collect_boot_services(root)
-        facts.services = collect_service_config(root, facts.boot)
-        facts.stores = collect_credential_stores(root)
-        facts.modes = collect_file_modes(root)
-        elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
-        secrets = SecretScanner(default_credentials().passwords())
-        facts.content = scan_content(root, [elf, keys, web, secrets])
-        facts.elf, facts.keys, facts.web, facts.secrets = elf.result(), keys.result(), web.result(), secrets.result()
-    elif image.is_file():
-        facts.rtos = rtos_of(image)
+    facts = FirmwareFacts(identity, extraction, extraction.root)
+    try:
+        facts.platforms = {fs.label: platform(fs) for fs in extraction.filesystems}
+        if facts.root is not None:
+            _collect(facts, facts.root)
+        elif image.is_file():
+            facts.rtos = rtos_of(image)
+    except BaseException:  # Ctrl-C or a bug: the extraction is not left behind
+        facts.close()
+        raise
     return facts
+
+
+def _collect(facts: FirmwareFacts, root: FileSystem) -> None:
+    """Every collector once; one that raises leaves its facts out (with the error in ``failures``)."""
+
+    def guarded(kind: type, collector: Callable[[], T], default: T) -> T:
+        try:
+            return collector()
+        except Exception as exc:  # hostile input a parser did not foresee, or a bug: never the whole run
+            facts.failures[kind] = f"{type(exc).__name__}: {exc}"
+            return default
+
+    facts.accounts = guarded(Accounts, partial(collect_accounts, root), Accounts())
+    facts.boot = guarded(BootServices, partial(collect_boot_services, root), BootServices())
+    facts.services = guarded(ServiceConfig, partial(collect_service_config, root, facts.boot), ServiceConfig())
+    facts.stores = guarded(CredentialStores, partial(collect_credential_stores, root), CredentialStores())
+    facts.modes = guarded(FileModes, partial(collect_file_modes, root), FileModes())
+    elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
+    secrets = SecretScanner(default_credentials().passwords())
+    facts.content = scan_content(root, [elf, keys, web, secrets])
+    for kind, scanner in ((ElfFiles, elf), (KeyMaterial, keys), (WebHandlers, web), (Secrets, secrets)):
+        if (why := facts.content.failed.get(type(scanner).__name__)) is not None:
+            facts.failures[kind] = why
+    facts.elf = guarded(ElfFiles, elf.result, ElfFiles())
+    facts.keys = guarded(KeyMaterial, keys.result, KeyMaterial())
+    facts.web = guarded(WebHandlers, web.result, WebHandlers())
+    facts.secrets = guarded(Secrets, secrets.result, Secrets())

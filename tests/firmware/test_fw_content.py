@@ -87,3 +87,66 @@ def test_each_file_is_opened_once_and_bounded(tmp_path: Path, monkeypatch: pytes
 def test_classify_never_raises(head: bytes, name: str) -> None:
     kind, _ = classify("/" + name, head)
     assert kind in FileKind
+
+
+class Exploding:
+    """A scanner with a bug: it raises on the second file it is fed."""
+
+    max_bytes = 1 << 20
+
+    def __init__(self) -> None:
+        self.fed: list[str] = []
+
+    def wants(self, path: str, kind: FileKind, language: str | None, head: bytes) -> bool:
+        return True
+
+    def feed(self, blob: Blob) -> None:
+        self.fed.append(blob.path)
+        if len(self.fed) == 2:
+            raise ValueError("unforeseen input")
+
+
+def test_a_failing_scanner_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
+    fs = FileSystem.scan(write_tree(tmp_path / "r", files={"/a": "1", "/b": "2", "/c": "3"}, skeleton=False))
+    bad, good = Exploding(), Recorder(1 << 20, frozenset(FileKind))
+    stats = scan_content(fs, [bad, good])
+    assert bad.fed == ["/a", "/b"] and [b.path for b in good.fed] == ["/a", "/b", "/c"]
+    assert stats.failed == {"Exploding": "ValueError on /b: unforeseen input"}
+
+
+def test_a_hostile_elf_is_recorded_unparsed_not_raised(tmp_path: Path) -> None:
+    """An interpreter path that is not UTF-8 made LIEF's binding raise; the assessment must go on."""
+    from iotcop.api import assess_firmware
+
+    data = bytearray(Path("/bin/true").read_bytes())
+    start = data.find(b"/lib")
+    data[start + 3] = 0xFF
+    root = write_tree(tmp_path / "r", files={"/bin/evil": bytes(data), "/etc/passwd": "root:*:0:0::/:/bin/sh\n"})
+    assessment = assess_firmware(root)
+    assert not any("collecting" in n for n in assessment.notes)
+    from iotcop.firmware.facts import collect_firmware
+
+    facts = collect_firmware(root)
+    try:
+        assert [u.split(":")[0] for u in facts.elf.unparsed] == ["/bin/evil"]
+    finally:
+        facts.close()
+
+
+def test_a_failing_collector_makes_its_checks_inconclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iotcop.firmware.facts as facts_module
+    from iotcop.api import assess_firmware
+    from iotcop.model import RunStatus
+
+    def broken(fs: FileSystem) -> None:
+        raise RuntimeError("a parser bug")
+
+    monkeypatch.setattr(facts_module, "collect_credential_stores", broken)
+    root = write_tree(tmp_path / "r", files={"/etc/passwd": "root:*:0:0::/:/bin/sh\n"})
+    assessment = assess_firmware(root, use_cache=False)
+    runs = {r.check_id: r for r in assessment.check_runs}
+    assert runs["fw.credentials.plaintext-password"].status is RunStatus.INCONCLUSIVE
+    assert runs["fw.credentials.plaintext-password"].reason == "the CredentialStores facts were not collected"
+    assert runs["fw.credentials.extra-root-account"].status is RunStatus.COMPLETED  # other facts unharmed
+    assert any(n.startswith("collecting CredentialStores failed (RuntimeError: a parser bug)")
+               for n in assessment.notes)
