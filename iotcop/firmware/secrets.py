@@ -315,6 +315,9 @@ class SecretScanner:
 _PRIORITY = ("token:", "cli-credential", "url-credential", "basic-auth-header", "comparison", "assignment")
 
 
+MAX_PER_LINE = 64  # candidates kept from one line
+
+
 def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     """One candidate per value and line: the most specific rule wins (a token format over the assignment
     that holds it)."""
@@ -324,6 +327,8 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     kept: dict[int, list[_Hit]] = {}
     for hit in sorted(hits, key=lambda h: (h.line, rank(h), h.col)):
         same_line = kept.setdefault(hit.line, [])
+        if len(same_line) >= MAX_PER_LINE:  # a minified line of thousands of pairs: quadratic otherwise
+            continue
         if not any(hit.value in k.value or k.value in hit.value for k in same_line):
             same_line.append(hit)
     return sorted((h for line in kept.values() for h in line), key=lambda h: (h.line, h.col))

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -77,23 +77,30 @@ class DefaultCredentials:
         return None
 
 
-    def verify_all(self, items: Sequence[tuple[str, str | None]]) -> list[str | Unverifiable | None]:
+    def verify_all(self, items: Sequence[tuple[str, str | None]]) -> list[str | None | Unverifiable]:
         """``verify`` for many (hash, user) pairs: the answer, or the ``Unverifiable`` that stopped it.
 
-        Slow schemes (SHA-crypt, bcrypt, yescrypt: tens of milliseconds per attempt) are spread over
-        the CPU cores in worker processes, since crypt(3) holds the GIL; fast ones run here.
+        Each distinct pair is tried once; at most ``MAX_HASHES`` of them, and slow schemes share a budget
+        of ``TOTAL_SECONDS`` (a hostile store of thousands of bcrypt hashes must not run for hours).
+        Slow schemes (SHA-crypt, bcrypt, yescrypt: tens of milliseconds per attempt) are spread over the
+        CPU cores in worker processes, since crypt(3) holds the GIL; fast ones run here.
         """
-        slow = [i for i, (h, _) in enumerate(items) if scheme_of(h).id not in FAST_SCHEMES]
-        out: list[str | Unverifiable | None] = [None] * len(items)
+        distinct = list(dict.fromkeys(items))
+        answers: dict[tuple[str, str | None], str | None | Unverifiable] = {
+            item: Unverifiable(f"not tried: more than {MAX_HASHES} distinct hashes") for item in distinct[MAX_HASHES:]}
+        tried = distinct[:MAX_HASHES]
+        slow = [item for item in tried if scheme_of(item[0]).id not in FAST_SCHEMES]
         workers = min(len(slow), os.cpu_count() or 1)
-        if workers > 1:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                for i, answer in zip(slow, pool.map(self._try, [items[i] for i in slow]), strict=True):
-                    out[i] = answer
-        for i, item in enumerate(items):
-            if workers <= 1 or i not in slow:
-                out[i] = self._try(item)
-        return out
+        if slow:
+            share = max(1.0, TOTAL_SECONDS * workers / len(slow))
+            bounded = replace(self, seconds_per_hash=min(self.seconds_per_hash, share))
+            if workers > 1:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                    answers.update(zip(slow, pool.map(bounded._try, slow), strict=True))
+            else:
+                answers.update((item, bounded._try(item)) for item in slow)
+        answers.update((item, self._try(item)) for item in tried if item not in answers)
+        return [answers[item] for item in items]
 
     def _try(self, item: tuple[str, str | None]) -> str | Unverifiable | None:
         try:
@@ -101,6 +108,9 @@ class DefaultCredentials:
         except Unverifiable as exc:
             return exc
 
+
+MAX_HASHES = 500  # distinct hashes one assessment tries
+TOTAL_SECONDS = 120.0  # CPU seconds per worker shared by all slow hashes
 
 # Schemes cheap enough (well under a millisecond per attempt) that worker processes would cost more.
 FAST_SCHEMES = frozenset({"md5crypt", "apr1", "descrypt", "bsdicrypt", "md5", "sha1", "htdigest", "mosquitto-sha512",

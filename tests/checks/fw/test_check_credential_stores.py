@@ -200,3 +200,16 @@ def test_store_parsers_never_raise(tmp_path_factory: pytest.TempPathFactory, tex
     root = write_tree(tmp_path_factory.mktemp("h"), files={path: text}, skeleton=False)
     stores = collect_credential_stores(FileSystem.scan(root))
     assert all(c.source_path == path for c in stores.entries)
+
+
+def test_verification_tries_each_hash_once_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile store repeats one hash or holds thousands: each distinct hash is tried once, and past the
+    bound the rest are 'not tried' (which makes the check inconclusive, never clean)."""
+    from iotcop.knowledge import credentials as kc
+
+    monkeypatch.setattr(kc, "MAX_HASHES", 3)
+    mirai = md5crypt("xc3511", "abcdefgh")
+    items = [(mirai, "root")] * 5 + [(md5crypt(f"Unlisted-{i}", "saltsalt"), None) for i in range(4)]
+    out = default_credentials().verify_all(items)
+    assert out[:7] == ["xc3511"] * 5 + [None, None]
+    assert [str(o) for o in out[7:]] == ["not tried: more than 3 distinct hashes"] * 2
