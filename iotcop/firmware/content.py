@@ -30,9 +30,13 @@ _SUFFIX_LANGUAGE = {".sh": "sh", ".cgi": "sh", ".lua": "lua", ".php": "php", ".p
                     ".js": "js", ".uc": "ucode"}
 _DOC_DIRS = ("/usr/share/doc/", "/usr/share/man/", "/usr/man/", "/usr/share/info/", "/usr/share/examples/",
              "/usr/doc/", "/usr/share/gtk-doc/", "/usr/share/licenses/", "/usr/share/common-licenses/")
-_DOC_NAMES = re.compile(r"(?i)^(readme|changelog|changes|news|copying|license|licence|authors|todo|install)"
-                        r"([._-].*)?$|\.(md|rst|txt|[1-9]|[1-9]\.gz|man|info|pod|sample|example|dist|tmpl|template)$")
-_EXAMPLE_PARTS = re.compile(r"(?i)(^|[/._-])(examples?|samples?|templates?|docs?|tests?)([/._-]|$)")
+_DOC_NAMES = re.compile(r"(?i)^(readme|changelog|changes|news|copying|license|licence|authors|todo)"
+                        r"([._-].*)?$|\.(md|rst|man|info|pod|sample|example|dist)$")
+_EXAMPLE_DIRS = re.compile(r"(?i)/(examples?|samples?|docs?)/")
+_TEST_DIRS = re.compile(r"(?i)^/usr/(lib|share)/.*/(tests?|testing)/")  # test suites of shipped libraries
+# Where the device serves or runs code: a 'test.cgi' or a 'doc/' folder there is live (and vendors'
+# test and debug CGIs are a classic backdoor), never documentation.
+_LIVE = re.compile(r"/(cgi-bin|www|htdocs|webroot|web)/")
 
 
 class FileKind(StrEnum):
@@ -80,10 +84,11 @@ class Scanner(Protocol):
 def is_documentation(path: str) -> bool:
     """Whether a path is documentation, an example or a template: text that describes a product, not
     the product's own configuration (a password in a man page is not a shipped credential)."""
-    if path.startswith(_DOC_DIRS):
+    if path.startswith(_DOC_DIRS) or _DOC_NAMES.search(posixpath.basename(path)):
         return True
-    name = posixpath.basename(path)
-    return bool(_DOC_NAMES.search(name)) or bool(_EXAMPLE_PARTS.search(path.rsplit("/", 1)[0] + "/" + name))
+    if _LIVE.search(path) or path.startswith(("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/")):
+        return False
+    return bool(_EXAMPLE_DIRS.search(path) or _TEST_DIRS.search(path))
 
 
 def classify(path: str, head: bytes) -> tuple[FileKind, str | None]:

@@ -47,12 +47,18 @@ def test_classify(path: str, head: bytes, kind: FileKind, language: str | None) 
     ("/usr/share/doc/curl/README", True),
     ("/usr/share/man/man1/curl.1.gz", True),
     ("/etc/lighttpd/lighttpd.conf.example", True),
-    ("/etc/templates/wifi.tmpl", True),
     ("/usr/lib/python3/test/test_ssl.py", True),
+    ("/usr/share/examples/httpd.conf", True),
+    ("/etc/mosquitto/mosquitto.conf.example", True),
+    ("/etc/templates/wifi.tmpl", False),  # rendered into a live configuration at boot
     ("/etc/config/network", False),
     ("/etc/shadow", False),
     ("/www/cgi-bin/login.cgi", False),
-    ("/usr/sbin/testd", False),  # 'test' only as a separate path part
+    ("/www/cgi-bin/test.cgi", False),  # a vendor's test CGI is live code
+    ("/www/doc/apply.cgi", False),
+    ("/usr/bin/test", False),
+    ("/lib/libcrypto.so.1", False),  # not a man page section
+    ("/usr/sbin/testd", False),
 ])
 def test_documentation_paths(path: str, doc: bool) -> None:
     assert is_documentation(path) is doc

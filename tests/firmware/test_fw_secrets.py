@@ -227,7 +227,6 @@ def test_documentation_and_templates_are_not_read(tmp_path: Path) -> None:
         "/usr/share/man/man1/curl.1": ".TP\ncurl -u user:Secret123 https://example.com\n",
         "/usr/share/doc/agent/example.conf": "password=DocPw1\n",
         "/etc/agent/agent.conf.example": "password=ExPw1234\n",
-        "/etc/config/cloud.template": "option password 'TplPw123'\n",
         "/www/README.md": "Log in with `curl -u admin:Readme99`\n",
         "/etc/ssl/certs/ca.pem": "password=PemPw123\n",
     }
