@@ -21,7 +21,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from iotcop.firmware.content import is_documentation
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.knowledge.hashes import UNKNOWN, scheme_of
 
 MAX_CONFIG = 1024 * 1024
 HTPASSWD_GLOBS = ("*/.htpasswd", "*.htpasswd", "*/htpasswd", "*/htpasswd.*", "/etc/lighttpd/*.user",
@@ -66,13 +68,15 @@ class _Reader:
         self.read: set[str] = set()
 
     def text(self, path: str) -> tuple[str, str] | None:
-        """(resolved path, text) of a file not read yet."""
+        """(resolved path, text) of a text file not read yet: never a program or documentation that a
+        name pattern happens to match (/usr/bin/htpasswd, an example under /usr/share/doc)."""
         entry = self.fs.resolve(path)
-        if entry is None or not entry.is_file or entry.path in self.read:
+        if entry is None or not entry.is_file or entry.path in self.read or is_documentation(entry.path):
             return None
-        text = self.fs.read_text(entry.path, MAX_CONFIG)
-        if text is None:
+        data = self.fs.read_bytes(entry.path, MAX_CONFIG)
+        if data is None or b"\0" in data[:4096]:
             return None
+        text = data.decode("utf-8", errors="replace")
         self.read.add(entry.path)
         return entry.path, text
 
@@ -88,8 +92,9 @@ class _Reader:
         real, text = found
         for number, line in _lines(text):
             user, sep, secret = line.partition(":")
-            if sep and user and secret and ":" not in secret:
-                self.add(user, secret.strip(), False, service, (real, number, line))
+            secret = secret.strip()
+            if sep and user and ":" not in secret and scheme_of(secret) is not UNKNOWN:  # only hashes: not prose
+                self.add(user, secret, False, service, (real, number, line))
 
     def htdigest(self, path: str, service: str) -> None:
         if (found := self.text(path)) is None:
@@ -118,8 +123,10 @@ class _Reader:
         for number, line in _lines(text):
             parts = line.strip().split(":", 2)
             if len(parts) == 3 and parts[0].startswith("/") and parts[1]:
-                secret = parts[2]
-                hashed = secret.startswith("$1$")  # httpd built with FEATURE_HTTPD_AUTH_MD5
+                secret = parts[2].strip()
+                if secret == "*":  # '*' takes the system password of the user (/etc/passwd, /etc/shadow)
+                    continue
+                hashed = secret.startswith("$")  # '$1$', '$5$', '$6$' crypt when built with FEATURE_HTTPD_AUTH_MD5
                 self.add(parts[1], secret, not hashed, "BusyBox httpd", (real, number, line))
 
     def mosquitto(self, path: str) -> None:

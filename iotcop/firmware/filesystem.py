@@ -96,7 +96,8 @@ class FileSystem:
     @property
     def owners_recorded(self) -> bool:
         """Whether uid/gid of the entries are the image's own (see OWNER_RECORDING_FORMATS)."""
-        return bool(self.meta) and self.label.startswith(OWNER_RECORDING_FORMATS)
+        kind = self.label.rsplit("/", 1)[-1]  # 'squashfs_v4_le@0x120200', 'rootfs.squashfs', 'tar:fw.tar'
+        return bool(self.meta) and any(f in kind for f in OWNER_RECORDING_FORMATS)
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.resolve(path) is not None

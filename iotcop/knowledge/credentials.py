@@ -77,7 +77,7 @@ class DefaultCredentials:
         return None
 
 
-    def verify_all(self, items: Sequence[tuple[str, str | None]]) -> list[str | None | Unverifiable]:
+    def verify_all(self, items: Sequence[tuple[str, str | None]]) -> list[str | Unverifiable | None]:
         """``verify`` for many (hash, user) pairs: the answer, or the ``Unverifiable`` that stopped it.
 
         Each distinct pair is tried once; at most ``MAX_HASHES`` of them, and slow schemes share a budget
@@ -86,7 +86,7 @@ class DefaultCredentials:
         CPU cores in worker processes, since crypt(3) holds the GIL; fast ones run here.
         """
         distinct = list(dict.fromkeys(items))
-        answers: dict[tuple[str, str | None], str | None | Unverifiable] = {
+        answers: dict[tuple[str, str | None], str | Unverifiable | None] = {
             item: Unverifiable(f"not tried: more than {MAX_HASHES} distinct hashes") for item in distinct[MAX_HASHES:]}
         tried = distinct[:MAX_HASHES]
         slow = [item for item in tried if scheme_of(item[0]).id not in FAST_SCHEMES]

@@ -58,8 +58,11 @@ class Held:
 
     def redacted(self) -> str:
         """The line with the secret cut short: enough to recognise it, not to reuse it."""
-        if not self.secret or self.secret not in self.raw_line:
+        if not self.secret:
             return self.raw_line
+        if self.secret not in self.raw_line:  # a tagged form ('{htdigest}realm:…'): cut the line's last field
+            head, sep, tail = self.raw_line.rpartition(":")
+            return head + sep + (tail[:12] + "…" if len(tail) > 12 else tail)
         if self.plaintext:
             cut = "***" if len(self.secret) <= 3 else self.secret[:2] + "…"
         else:

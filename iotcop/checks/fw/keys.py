@@ -255,9 +255,12 @@ def self_signed_certificate(material: KeyMaterial) -> Iterator[Finding]:
         if not cert.self_signed or (cert.ca and (not cert.key_in_image or _issuing_ca(material, cert.spki_sha256))):
             continue
         key = material.private_key_with_spki(cert.spki_sha256)
-        held = f" Its private key ships in the image too, at {key.path}." if key else ""
+        held = f" Its private key ships in the image too, at {key.path}." if key else (
+            " Its private key is not in the image: it may be a peer the device pins rather than its own "
+            "certificate, so this is for review.")
         role = " It is marked as a CA certificate, yet used as the device's own certificate." if cert.ca else ""
         yield spec_of(self_signed_certificate).finding(
+            severity=Severity.MEDIUM if key else Severity.INFO,
             message=f"The certificate for {cert.subject} at {cert.path} is self-signed (issued by itself, so "
                     f"no client can verify it).{held}{role}",
             location=_where(cert.path, cert.line, cert.offset),

@@ -77,6 +77,8 @@ def setuid_binary(modes: FileModes, elf: ElfFiles) -> Iterator[Finding]:
         if name in ("busybox", "toybox") or links >= APPLET_HOST:
             what, severity = f"a multi-call binary with {links} applet links: every applet runs as root", \
                 Severity.HIGH
+        elif info is None and any(u.startswith(e.path + ":") for u in elf.unparsed):
+            what, severity = "an ELF program that could not be parsed", Severity.MEDIUM
         elif info is None:
             what, severity = "not an ELF program (a script: the kernel ignores the bit)", Severity.INFO
         elif name in EXPECTED_SETUID:

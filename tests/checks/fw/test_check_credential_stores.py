@@ -213,3 +213,22 @@ def test_verification_tries_each_hash_once_and_is_bounded(monkeypatch: pytest.Mo
     out = default_credentials().verify_all(items)
     assert out[:7] == ["xc3511"] * 5 + [None, None]
     assert [str(o) for o in out[7:]] == ["not tried: more than 3 distinct hashes"] * 2
+
+
+def test_look_alike_stores(tmp_path: Path) -> None:
+    """Files a name pattern matches that are no store, and store lines that hold no password."""
+    files: dict[str, str | bytes] = {
+        "/etc/passwd": PASSWD, "/etc/shadow": "root:*:1::::::\n",
+        "/usr/bin/htpasswd": Path("/bin/true").read_bytes() + b"\nusage:htpasswd\n%s:%s\n",  # a program
+        "/usr/lib/lua/luci/htpasswd.lua": "local usage = 'x'\nroot:abc def\n",  # prose, not hashes
+        "/usr/share/doc/lighttpd/.htpasswd": htpasswd("admin", "admin") + "\n",  # documentation
+        "/etc/httpd.conf": f"/adm:root:*\n/ops:ops:{sha512crypt('Unique-0ps-pass', 'opssalt1')}\n",
+        "/etc/lighttpd/lighttpd.htdigest": f"operator:router:{hashlib.md5(b'operator:router:x').hexdigest()}\n",
+    }
+    image = Image(write_tree(tmp_path, files=files))
+    got = {(c.user, c.plaintext, c.source_path) for c in image.stores.entries}
+    assert got == {("ops", False, "/etc/httpd.conf"),  # '$6$': a hash; '*' means the system password
+                   ("operator", False, "/etc/lighttpd/lighttpd.htdigest")}
+    _, [weak] = image.run("fw.credentials.weak-hash")  # the digest; never the whole hash in the evidence
+    assert weak.evidence.excerpt.startswith("operator:router:") and weak.evidence.excerpt.endswith("…")
+    assert len(weak.evidence.excerpt) < len("operator:router:") + 32
