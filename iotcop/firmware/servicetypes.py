@@ -175,13 +175,14 @@ class ConfigFiles:
     """Bounded reading of small configuration files for the parsers: ``read`` and ``glob`` over an image
     (or over a dict in tests). Counts files so that include loops and huge include sets stop."""
 
-    MAX_FILES = 64
+    MAX_FILES = 512  # distinct files: an OpenWrt image with conf.d includes reads a few dozen
     MAX_BYTES = 256 * 1024
 
     def __init__(self, read: Callable[[str, int], str | None], glob: Callable[[str], list[str]]) -> None:
         self._read, self._glob = read, glob
         self.read_paths: list[str] = []
         self.notes: list[str] = []
+        self._texts: dict[tuple[str, int], str | None] = {}  # several parsers read /etc/config/*: once
 
     @classmethod
     def of(cls, files: dict[str, str]) -> ConfigFiles:
@@ -193,10 +194,13 @@ class ConfigFiles:
     def read(self, path: str, limit: int = MAX_BYTES) -> str | None:
         """A file's text (its first ``limit`` bytes; package databases ask for more than configurations)."""
         path = posixpath.normpath("/" + path.lstrip("/"))
+        if (path, limit) in self._texts:
+            return self._texts[(path, limit)]
         if len(self.read_paths) >= self.MAX_FILES:
             self.notes.append(f"{path}: not read (more than {self.MAX_FILES} configuration files)")
             return None
         text = self._read(path, limit)
+        self._texts[(path, limit)] = text
         if text is not None:
             self.read_paths.append(path)
         return text
