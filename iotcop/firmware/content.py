@@ -9,9 +9,13 @@ so a file several scanners want is still read once. Scanners keep their own resu
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -124,9 +128,93 @@ class PassStats:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
+def scan_content(fs: FileSystem, scanners: Sequence[Scanner], workers: int | None = None) -> PassStats:
     """Offer every regular file of ``fs`` to ``scanners``, reading each at most once. A scanner that raises
-    (a bug, or input its parser did not foresee) is dropped with the error recorded; the others go on."""
+    (a bug, or input its parser did not foresee) is dropped with the error recorded; the others go on.
+
+    Scanning is CPU work in Python, so on a machine with several cores a large tree is cut into
+    ``workers`` runs of consecutive paths of about equal size; forked processes scan all runs but the
+    first, which this process scans, and their scanners' lists and counters are appended to the local
+    ones in path order, so the facts are the same as from one pass (``merge``)."""
+    entries = list(_regular_files(fs.files()))
+    skipped = [f"more than {MAX_FILES} files: the rest were not scanned"] if len(entries) > MAX_FILES else []
+    entries = entries[:MAX_FILES]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS)
+    if workers < 2 or sum(e.size for e in entries) < PARALLEL_BYTES:
+        stats = _scan(fs, entries, list(scanners))
+    else:
+        stats = _parallel(fs, _runs(entries, workers), list(scanners))
+    return PassStats(stats.files, stats.read, stats.bytes_read, (*skipped, *stats.skipped), stats.failed)
+
+
+MAX_WORKERS = 4
+PARALLEL_BYTES = 4 * 1024 * 1024  # below this, forking costs more than it saves
+_JOB: tuple[FileSystem, list[list[Entry]], list[Scanner]] | None = None  # what forked workers inherit
+
+
+def _runs(entries: list[Entry], parts: int) -> list[list[Entry]]:
+    """``entries`` cut into ``parts`` runs of consecutive paths with about equal bytes."""
+    total, size = sum(e.size for e in entries), 0
+    runs: list[list[Entry]] = []
+    current: list[Entry] = []
+    for entry in entries:
+        current.append(entry)
+        size += entry.size
+        if size >= total * (len(runs) + 1) / parts and len(runs) < parts - 1:
+            runs.append(current)
+            current = []
+    return [*runs, current]
+
+
+def _parallel(fs: FileSystem, runs: list[list[Entry]], scanners: list[Scanner]) -> PassStats:
+    global _JOB
+    _JOB = (fs, runs, scanners)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(len(runs) - 1, mp_context=context) as pool:
+            parts = pool.map(_scan_run, range(1, len(runs)))
+            stats = [_scan(fs, runs[0], scanners)]
+            for part_scanners, part_stats in parts:
+                for mine, theirs in zip(scanners, part_scanners, strict=True):
+                    merge(mine, theirs)
+                stats.append(part_stats)
+    except (OSError, BrokenProcessPool) as exc:  # no fork here (a sandbox), or a worker killed: do it alone
+        for scanner in scanners:
+            reset(scanner)
+        one = _scan(fs, [e for run in runs for e in run], scanners)
+        return PassStats(one.files, one.read, one.bytes_read, (*one.skipped, f"scanned in one process ({exc})"),
+                         one.failed)
+    finally:
+        _JOB = None
+    return PassStats(sum(s.files for s in stats), sum(s.read for s in stats), sum(s.bytes_read for s in stats),
+                     tuple(x for s in stats for x in s.skipped), {k: v for s in stats for k, v in s.failed.items()})
+
+
+def _scan_run(index: int) -> tuple[list[Scanner], PassStats]:
+    assert _JOB is not None, "a worker forked without its job"
+    fs, runs, scanners = _JOB
+    return scanners, _scan(fs, runs[index], scanners)
+
+
+def merge(mine: object, theirs: object) -> None:
+    """Append a part's state to a scanner's: its lists are extended and its counters added (a scanner's
+    state is lists and counters by this convention; anything else, such as tables, it keeps)."""
+    for name, value in vars(theirs).items():
+        if isinstance(value, list):
+            getattr(mine, name).extend(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and name != "max_bytes":
+            setattr(mine, name, getattr(mine, name) + value)
+
+
+def reset(scanner: object) -> None:
+    for name, value in vars(scanner).items():
+        if isinstance(value, list):
+            value.clear()
+        elif isinstance(value, int) and not isinstance(value, bool) and name != "max_bytes":
+            setattr(scanner, name, 0)
+
+
+def _scan(fs: FileSystem, entries: list[Entry], scanners: list[Scanner]) -> PassStats:
     files = read = total = 0
     skipped: list[str] = []
     failed: dict[str, str] = {}
@@ -140,11 +228,8 @@ def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
             live.remove(scanner)
             return False
 
-    for entry in _regular_files(fs.files()):
+    for entry in entries:
         files += 1
-        if files > MAX_FILES:
-            skipped.append(f"more than {MAX_FILES} files: the rest were not scanned")
-            break
         host = fs.host_root / entry.path.lstrip("/")
         try:
             with open(host, "rb") as fh:  # a regular file by lstat: no link is followed
@@ -168,5 +253,5 @@ def scan_content(fs: FileSystem, scanners: Sequence[Scanner]) -> PassStats:
     return PassStats(files, read, total, tuple(skipped), failed)
 
 
-def _regular_files(entries: Iterable[Entry]) -> Iterable[Entry]:
+def _regular_files(entries: Iterable[Entry]) -> list[Entry]:
     return sorted((e for e in entries if e.is_file and e.size > 0), key=lambda e: e.path)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-
-import lief
+from functools import cache
+from typing import TYPE_CHECKING
 
 from iotcop.firmware.content import Blob, FileKind
 
@@ -20,7 +20,17 @@ MAX_STRINGS = 20_000  # per binary
 _PRINTABLE = re.compile(rb"[\x20-\x7e\t]{4,}")
 _STRING_SECTIONS = (".rodata", ".rodata1", ".data.rel.ro", ".data", ".rodata.str1.1", ".rodata.str1.4")
 
-lief.logging.disable()  # LIEF logs malformed headers to stderr; a hostile binary is reported, not logged
+if TYPE_CHECKING:
+    import lief
+
+
+@cache
+def _lief() -> object:
+    """LIEF, imported on first use: a quarter of a second that commands without binaries should not pay."""
+    import lief
+
+    lief.logging.disable()  # LIEF logs malformed headers to stderr; a hostile binary is reported, not logged
+    return lief
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,8 @@ def parse_elf(path: str, data: bytes) -> ElfInfo | None:
 
 
 def _parse(path: str, data: bytes) -> ElfInfo | None:
-    binary = lief.ELF.parse(data)
+    lief_module = _lief()
+    binary = lief_module.ELF.parse(data)  # type: ignore[attr-defined]
     if binary is None:
         return None
     imports = frozenset(_text(f.name) for f in binary.imported_functions if f.name)
@@ -101,8 +112,9 @@ def _parse(path: str, data: bytes) -> ElfInfo | None:
 
 def _strings(binary: lief.ELF.Binary, data: bytes) -> tuple[str, ...]:
     """Printable strings of the data sections; the whole file when the section table is gone."""
+    nobits = _lief().ELF.Section.TYPE.NOBITS  # type: ignore[attr-defined]
     regions = [(min(s.offset, len(data)), s.size) for s in binary.sections
-               if s.name in _STRING_SECTIONS and s.type != lief.ELF.Section.TYPE.NOBITS and s.size]
+               if s.name in _STRING_SECTIONS and s.type != nobits and s.size]
     if not regions:
         regions = [(0, len(data))]
     out: list[str] = []

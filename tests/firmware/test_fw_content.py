@@ -156,3 +156,29 @@ def test_a_failing_collector_makes_its_checks_inconclusive(tmp_path: Path, monke
     assert runs["fw.credentials.extra-root-account"].status is RunStatus.COMPLETED  # other facts unharmed
     assert any(n.startswith("collecting CredentialStores failed (RuntimeError: a parser bug)")
                for n in assessment.notes)
+
+
+def test_the_parallel_pass_gives_the_facts_of_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forked workers scan runs of consecutive paths; merged in path order, the facts are identical."""
+    import iotcop.firmware.content as content
+    from iotcop.firmware.elf import ElfScanner
+    from iotcop.firmware.keys import KeyScanner
+    from iotcop.firmware.secrets import SecretScanner
+    from iotcop.firmware.webinput import WebHandlerScanner
+
+    monkeypatch.setattr(content, "PARALLEL_BYTES", 0)
+    files: dict[str, str | bytes] = {f"/www/cgi-bin/c{i}.cgi": "#!/bin/sh\nx=$QUERY_STRING\neval \"ls $x\"\n"
+                                     for i in range(30)}
+    files |= {f"/etc/app{i}.conf": f"password=Unique-{i}-Pass!\n" for i in range(30)}
+    files |= {f"/usr/bin/tool{i}": Path("/bin/true").read_bytes() for i in range(6)}
+    files["/etc/ssl/private/k.pem"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+    fs = FileSystem.scan(write_tree(tmp_path / "r", files=files))
+
+    def facts(workers: int) -> tuple[object, ...]:
+        scanners = (ElfScanner(), KeyScanner(), WebHandlerScanner(), SecretScanner(["admin"]))
+        stats = scan_content(fs, list(scanners), workers=workers)
+        return (stats.files, stats.read, stats.bytes_read, *(s.result() for s in scanners))
+
+    one, two, three = facts(1), facts(2), facts(3)
+    assert one == two == three
+    assert len(one[5].flows) == 30 and len(one[6].candidates) == 30  # the runs really held the work
