@@ -18,11 +18,11 @@ Hashes of formats crypt(3) does not know get a tag (``{htdigest}``, ``{mosquitto
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from iotcop.firmware.content import is_documentation
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.firmware.uci import parse_uci
 from iotcop.knowledge.hashes import UNKNOWN, scheme_of
 
 MAX_CONFIG = 1024 * 1024
@@ -149,20 +149,14 @@ class _Reader:
         if (found := self.text(path)) is None:
             return
         real, text = found
-        user: str | None = None
-        for number, line in _lines(text):
-            try:
-                words = shlex.split(line, comments=True)
-            except ValueError:
-                continue
-            if words[:1] == ["config"]:
-                user = None
-            elif words[:2] == ["option", "username"] and len(words) > 2:
-                user = words[2]
-            elif words[:2] == ["option", "password"] and len(words) > 2 and user is not None:
-                secret = words[2]
-                if not secret.startswith("$p$"):  # a reference to /etc/shadow is judged there
-                    self.add(user, secret, not secret.startswith("$"), "rpcd (ubus/LuCI)", (real, number, line))
+        lines = text.split("\n")
+        for section in parse_uci(text, real).of_type("login"):
+            user, password = section.value("username"), section.get("password")
+            if user is None or password is None or password.value.startswith("$p$"):
+                continue  # a reference to /etc/shadow is judged there
+            secret = password.value
+            raw = lines[password.line - 1].strip() if 0 < password.line <= len(lines) else f"option password {secret}"
+            self.add(user, secret, not secret.startswith("$"), "rpcd (ubus/LuCI)", (real, password.line, raw))
 
 
 def collect_credential_stores(fs: FileSystem) -> CredentialStores:
