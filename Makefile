@@ -29,3 +29,4 @@ clean:
 # Benchmarks (bench/README.md): each times iotcop against a baseline tool in the same run and prints the ratio.
 bench: setup
 	.venv/bin/python bench/extract.py
+	.venv/bin/python bench/assess_firmware.py

@@ -1,5 +1,5 @@
 """Firmware checks on passwords: login accounts and the credential stores of services (guidelines 1 and 4;
-EN 303 645 5.1-1, 5.1-3, 5.4-1, 5.6-9)."""
+EN 303 645 5.1-1, 5.1-3, 5.4-1, 5.6-7)."""
 
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ def shared_hash(accounts: Accounts, stores: CredentialStores) -> Iterator[Findin
 )
 def extra_root_account(accounts: Accounts) -> Iterator[Finding]:
     """A second account with user id 0 is a full root login under another name, often a vendor's
-    maintenance backdoor that survives a change of root's password (5.6-9 least privilege)."""
+    maintenance backdoor that survives a change of root's password (5.6-7 least privilege)."""
     _require_accounts(accounts)
     if PASSWD not in accounts.sources:
         raise CannotAssess(f"no {PASSWD} in the image, so user ids cannot be read")
