@@ -1,8 +1,8 @@
 """ELF facts: one LIEF parse per executable or shared library, during the content pass.
 
 What checks need of a binary is kept, not the parse: its machine, the functions it imports, the
-libraries it needs, and the printable strings of its read-only data (where string constants such as
-prompts, command templates and hard-coded passwords live).
+libraries it needs, the printable strings of its read-only data (where string constants such as
+prompts, command templates and hard-coded passwords live) and its exploit mitigations (``hardening``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from iotcop.firmware.content import Blob, FileKind
+from iotcop.firmware.hardening import Hardening, hardening_of
 
 MAX_ELF = 32 * 1024 * 1024  # larger than any user-space binary of an embedded product
 MAX_STRINGS = 20_000  # per binary
@@ -42,6 +43,7 @@ class ElfInfo:
     strings: tuple[str, ...]  # printable strings of the read-only data, in file order
     stripped: bool
     interpreter: str | None
+    hardening: Hardening
 
     def imports_any(self, *names: str) -> list[str]:
         return sorted(n for n in names if n in self.imports)
@@ -112,6 +114,7 @@ def _parse(path: str, data: bytes) -> ElfInfo | None:
         strings=_strings(binary, data),
         stripped=not any(s.name == ".symtab" for s in binary.sections),
         interpreter=binary.interpreter if binary.has_interpreter else None,
+        hardening=hardening_of(binary, lief_module, data),
     )
 
 
