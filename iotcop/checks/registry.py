@@ -111,7 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.fw import credentials, keys, permissions, secrets, services
+    from iotcop.checks.fw import binaries, credentials, keys, permissions, secrets, services
     from iotcop.checks.fw import input as web_input
 
     return (
@@ -146,6 +146,11 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         keys.self_signed_certificate,
         web_input.command_injection,
         web_input.format_string,
+        binaries.no_nx,
+        binaries.no_pie,
+        binaries.no_relro,
+        binaries.no_canary,
+        binaries.dangerous_import,
         permissions.world_writable,
         permissions.setuid_binary,
         permissions.unprivileged_owner,

@@ -48,8 +48,9 @@ def hardening_of(binary: Any, lief: Any, data: bytes) -> Hardening:
     stacks = [s for s in binary.segments if s.type == elf.Segment.TYPE.GNU_STACK]
     rwx = elf.Segment.FLAGS.R | elf.Segment.FLAGS.W | elf.Segment.FLAGS.X
     tags = {e.tag: e for e in binary.dynamic_entries}
+    flags = tags.get(elf.DynamicEntry.TAG.FLAGS)
     bind_now = elf.DynamicEntry.TAG.BIND_NOW in tags or (
-        elf.DynamicEntry.TAG.FLAGS in tags and tags[elf.DynamicEntry.TAG.FLAGS].has(elf.DynamicEntryFlags.FLAG.BIND_NOW))
+        flags is not None and flags.has(elf.DynamicEntryFlags.FLAG.BIND_NOW))
     relro: Literal["full", "partial", "no"] = "no"
     if elf.Segment.TYPE.GNU_RELRO in segments:
         relro = "full" if bind_now else "partial"

@@ -99,6 +99,9 @@ def test_real_tplink_image(tplink: Path) -> None:
         ("fw.credentials.static-password-hash", "/etc/shadow", 1),  # the same root hash on every device
         ("fw.services.http-admin-plaintext", "/etc/rc.d/rcS", 37),  # TP-Link's httpd, port 80, no HTTPS
         ("fw.secrets.hardcoded-credential", "/web/dynaform/custom.js", 16),  # var default_password = "admin"
+        # 2015 uClibc MIPS builds: no NX, no PIE, no RELRO and no canary in any of its 144 ELF files
+        ("fw.binaries.no-nx", "/bin/busybox", None), ("fw.binaries.no-pie", "/bin/busybox", None),
+        ("fw.binaries.no-relro", "/bin/busybox", None), ("fw.binaries.no-canary", "/bin/busybox", None),
     }
     weak = next(f for f in assessment.findings if f.check_id == "fw.credentials.weak-hash")
     assert weak.message.startswith("Account 'root' has a password hash of a weak scheme (MD5 crypt)")
@@ -232,6 +235,7 @@ def test_the_example_camera_packed_as_squashfs(squashfs: bytes, tmp_path: Path) 
         "fw.input.command-injection", "fw.input.format-string",  # no web handler: not applicable
         "fw.services.mqtt-anonymous", "fw.services.mqtt-plaintext", "fw.services.snmp-default-community",
         "fw.services.upnp-igd-enabled", "fw.services.ssh-password-login",  # no such server: not applicable
-        "fw.secrets.binary-credential"}  # the example ships no ELF program: inconclusive
+        "fw.secrets.binary-credential", "fw.binaries.no-nx", "fw.binaries.no-pie", "fw.binaries.no-relro",
+        "fw.binaries.no-canary", "fw.binaries.dangerous-import"}  # the example ships no ELF program: inconclusive
     for requirement in ("5.1-1", "5.1-3", "5.6-5"):
         assert assessment.verdict("en303645", requirement).outcome is Outcome.FAIL, requirement
