@@ -94,6 +94,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         catalogues=catalogue.refs(),
         extraction=tuple(facts.extraction.steps),
         filesystems=facts.filesystem_info(),
+        hardening=facts.hardening_summary(),
         notes=tuple(notes),
         check_runs=result.runs,
         findings=result.findings,

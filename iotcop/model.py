@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-ASSESSMENT_SCHEMA_VERSION: Literal["1.0"] = "1.0"
+ASSESSMENT_SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^(fw|net|doc|decl)\.[a-z0-9-]+\.[a-z0-9-]+$")]
 
@@ -227,6 +227,23 @@ class FileSystemInfo(Frozen):
     endianness: Literal["little", "big"] | None = None
 
 
+class HardeningSummary(Frozen):
+    """Exploit mitigations over the image's ELF programs and shared libraries (kernel modules and other
+    relocatable objects left out), each counted as checksec decides it."""
+
+    binaries: int = Field(description="ELF programs and shared libraries analysed.")
+    executables: int = Field(description="Of them, executables (the rest are shared libraries).")
+    unparsed: int = Field(description="ELF files that did not parse (not counted above).")
+    nx: int = Field(description="With a non-executable stack.")
+    pie: int = Field(description="Executables that are position-independent.")
+    relro_full: int
+    relro_partial: int
+    canary: int = Field(description="Referencing the stack protector (__stack_chk_fail and friends).")
+    fortify: int = Field(description="Calling FORTIFY_SOURCE's checked functions (__*_chk).")
+    rpath: int = Field(description="With an RPATH or RUNPATH.")
+    stripped: int = Field(description="Without a .symtab section.")
+
+
 class Counts(Frozen):
     PASS: int = 0
     FAIL: int = 0
@@ -243,7 +260,7 @@ class FrameworkSummary(Frozen):
 class Assessment(Frozen):
     """The single result object: every reporter is a pure function of it."""
 
-    schema_version: Literal["1.0"] = ASSESSMENT_SCHEMA_VERSION
+    schema_version: Literal["1.1"] = ASSESSMENT_SCHEMA_VERSION
     tool: ToolInfo
     target: Target
     generated_at: str = Field(description="The one time field (UTC, ISO 8601); everything else is deterministic.")
@@ -251,6 +268,7 @@ class Assessment(Frozen):
     catalogues: tuple[CatalogueRef, ...]
     extraction: tuple[ExtractionStep, ...] = ()
     filesystems: tuple[FileSystemInfo, ...] = ()
+    hardening: HardeningSummary | None = Field(default=None, description="None when no binary was analysed.")
     notes: tuple[str, ...] = Field(default=(), description="Problems met while gathering facts.")
     check_runs: tuple[CheckRun, ...]
     findings: tuple[Finding, ...]

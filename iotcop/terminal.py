@@ -65,6 +65,10 @@ def print_assessment(console: Console, assessment: Assessment, catalogue: Catalo
                              f"{step.outcome} {step.message}"))
     for note in assessment.notes:
         console.print(f"  [yellow]note:[/] {escape(note)}")
+    if (h := assessment.hardening) is not None:
+        console.print(f"  binaries: {h.binaries} ({h.executables} executables, {h.unparsed} unparsed): NX {h.nx}, "
+                      f"PIE {h.pie}/{h.executables}, RELRO full {h.relro_full} partial {h.relro_partial}, canary "
+                      f"{h.canary}, FORTIFY {h.fortify}, RPATH {h.rpath}, stripped {h.stripped}")
     cop = catalogue.framework("cop2018")
     table = Table(title="Verdicts per guideline (UK CoP 2018, rolled up from EN 303 645)", title_justify="left")
     for col in ("guideline", "verdict", "EN 303 645 provisions", "reason"):

@@ -25,7 +25,7 @@ from iotcop.firmware.serviceconf import ServiceConfig, collect_service_config
 from iotcop.firmware.services import BootServices, collect_boot_services
 from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
 from iotcop.knowledge.credentials import default_credentials
-from iotcop.model import FileSystemInfo
+from iotcop.model import FileSystemInfo, HardeningSummary
 
 T = TypeVar("T")
 
@@ -87,6 +87,17 @@ class FirmwareFacts:
         if self.content is not None:
             out += list(self.content.skipped)
         return out + list(self.services.notes)
+
+    def hardening_summary(self) -> HardeningSummary | None:
+        chosen = [f.hardening for f in self.elf.files if f.hardening.pie != "rel"]
+        if not chosen and not self.elf.unparsed:
+            return None
+        return HardeningSummary(
+            binaries=len(chosen), executables=sum(h.executable for h in chosen), unparsed=len(self.elf.unparsed),
+            nx=sum(h.nx for h in chosen), pie=sum(h.pie == "yes" for h in chosen),
+            relro_full=sum(h.relro == "full" for h in chosen), relro_partial=sum(h.relro == "partial" for h in chosen),
+            canary=sum(h.canary for h in chosen), fortify=sum(h.fortify for h in chosen),
+            rpath=sum(bool(h.rpath or h.runpath) for h in chosen), stripped=sum(not h.symbols for h in chosen))
 
     def close(self) -> None:
         self.extraction.close()

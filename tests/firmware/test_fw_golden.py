@@ -69,6 +69,9 @@ def test_the_hardened_image(images: dict[str, Assessment]) -> None:
     INCONCLUSIVE, never PASS."""
     hardened = images["hardened"]
     assert kinds(hardened, info=False) == HARDENED_FAILING
+    h = hardened.hardening
+    # NX: the CGI and busybox-static; not PIE: busybox-static
+    assert h is not None and (h.binaries, h.executables, h.unparsed, h.nx, h.pie) == (5, 5, 0, 2, 4)
     no_nx = next(f for f in hardened.findings if f.check_id == "fw.binaries.no-nx")
     assert "/www/cgi-bin/ping.cgi" not in no_nx.message and "/usr/sbin/dropbear" in no_nx.message
     assert kinds(hardened, info=True) == OBSERVATIONS | {"fw.services.telnet-enabled",
