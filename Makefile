@@ -30,3 +30,4 @@ clean:
 bench: setup
 	.venv/bin/python bench/extract.py
 	.venv/bin/python bench/assess_firmware.py
+	.venv/bin/python bench/components.py
