@@ -171,6 +171,7 @@ def assess_firmware_cmd(
     from iotcop.declaration import load_declaration
     from iotcop.model import RunStatus
     from iotcop.reports.json import render_json
+    from iotcop.reports.sbom import render_sbom
 
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
@@ -181,13 +182,14 @@ def assess_firmware_cmd(
     try:
         output.mkdir(parents=True, exist_ok=True)
         (output / "assessment.json").write_bytes(render_json(assessment))
+        (output / "sbom.cdx.json").write_bytes(render_sbom(assessment))
     except OSError as exc:
-        raise UsageError(f"cannot write {output / 'assessment.json'}: {exc.strerror}") from exc
+        raise UsageError(f"cannot write to {output}: {exc.strerror}") from exc
     if fmt is Format.JSON:
         sys.stdout.buffer.write(render_json(assessment))
     elif not quiet:
         terminal.print_assessment(out, assessment, catalogue)
-        out.print(f"\nwrote {escape(str(output / 'assessment.json'))}")
+        out.print(f"\nwrote {escape(str(output / 'assessment.json'))} and {escape(str(output / 'sbom.cdx.json'))}")
     fw_runs = [r for r in assessment.check_runs if r.check_id.startswith("fw.")]
     if fw_runs and all(r.status is not RunStatus.COMPLETED for r in fw_runs):
         raise typer.Exit(EXIT_INPUT)

@@ -244,6 +244,21 @@ class HardeningSummary(Frozen):
     stripped: int = Field(description="Without a .symtab section.")
 
 
+class Component(Frozen):
+    """A software component the product ships, identified from the image, with how sure iotcop is."""
+
+    name: str = Field(description="Canonical lower-case name: 'openssl', 'busybox', 'linux', ...")
+    version: str | None = None
+    confidence: Literal["high", "medium", "low"] = Field(
+        description="high: a package database or an exact version banner; medium: a version string matched "
+                    "by a signature; low: a name without a version (a file name).")
+    source: str = Field(description="How it was identified: 'opkg status', 'dpkg status', 'version string', ...")
+    locations: tuple[str, ...] = Field(default=(), description="Paths inside the image where the evidence is.")
+    evidence: str = Field(default="", max_length=500, description="The string or line that identified it.")
+    purl: str | None = Field(default=None, description="Package URL (pkg:generic/openssl@1.0.1f, ...).")
+    cpe: str | None = Field(default=None, description="CPE 2.3 name for vulnerability matching.")
+
+
 class Counts(Frozen):
     PASS: int = 0
     FAIL: int = 0
@@ -260,7 +275,8 @@ class FrameworkSummary(Frozen):
 class Assessment(Frozen):
     """The single result object: every reporter is a pure function of it."""
 
-    schema_version: Literal["1.1"] = ASSESSMENT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = Field(
+        default=ASSESSMENT_SCHEMA_VERSION, description="1.1 added hardening and components; a 1.0 file still loads.")
     tool: ToolInfo
     target: Target
     generated_at: str = Field(description="The one time field (UTC, ISO 8601); everything else is deterministic.")
@@ -269,6 +285,7 @@ class Assessment(Frozen):
     extraction: tuple[ExtractionStep, ...] = ()
     filesystems: tuple[FileSystemInfo, ...] = ()
     hardening: HardeningSummary | None = Field(default=None, description="None when no binary was analysed.")
+    components: tuple[Component, ...] = Field(default=(), description="Software components identified, sorted.")
     notes: tuple[str, ...] = Field(default=(), description="Problems met while gathering facts.")
     check_runs: tuple[CheckRun, ...]
     findings: tuple[Finding, ...]

@@ -186,7 +186,7 @@ def test_unwritable_output_directory(image: Path, tmp_path: Path) -> None:
     result = run("assess", "firmware", str(image), "-o", str(blocker / "out"), "-q")
     assert result.exit_code == EXIT_USAGE
     err = text_of(result.stderr).strip()
-    assert err == f"error: cannot write {blocker / 'out' / 'assessment.json'}: Not a directory"
+    assert err == f"error: cannot write to {blocker / 'out'}: Not a directory"
 
 
 def test_input_text_is_not_taken_as_markup(tmp_path: Path) -> None:
