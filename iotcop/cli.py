@@ -27,6 +27,7 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
     out,
 )
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
+from iotcop.cli_vulndb import vulndb_app
 from iotcop.errors import UsageError
 
 # Commands import what they need when they run: `iotcop --version` or `iotcop extract` should not pay
@@ -43,6 +44,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(assess_app, name="assess")
 app.add_typer(declaration_app, name="declaration")
 app.add_typer(cache_app, name="cache")
+app.add_typer(vulndb_app, name="vulndb")
 app.command("extract")(extract_cmd)
 
 def _version(value: bool) -> None:
