@@ -17,6 +17,7 @@ from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
 from iotcop.knowledge.tokens import TokenFormats, token_formats
 from iotcop.model import NEEDS, Assessment, AssessmentTime, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
 from iotcop.runner import RunResult, Unavailable, run_checks
+from iotcop.vulndb.facts import Vulnerabilities, collect_vulnerabilities
 
 Clock = Callable[[], dt.datetime]
 
@@ -73,6 +74,8 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
     if facts.root is None:
         unavailable[EvidenceKind.FIRMWARE] = Unavailable(RunStatus.INCONCLUSIVE, facts.no_root_reason)
     bag.update(facts.facts())
+    if facts.root is not None:  # the one lookup in the local vulnerability database
+        bag[Vulnerabilities] = collect_vulnerabilities(facts.components.components, now)
     if declaration is None:
         unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
     else:
@@ -95,6 +98,7 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         extraction=tuple(facts.extraction.steps),
         filesystems=facts.filesystem_info(),
         hardening=facts.hardening_summary(),
+        components=facts.components.components,
         notes=tuple(notes),
         check_runs=result.runs,
         findings=result.findings,

@@ -111,7 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.fw import binaries, credentials, keys, permissions, secrets, services
+    from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services
     from iotcop.checks.fw import input as web_input
 
     return (
@@ -146,6 +146,7 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         keys.self_signed_certificate,
         web_input.command_injection,
         web_input.format_string,
+        components.known_vulnerability,
         binaries.no_nx,
         binaries.no_pie,
         binaries.no_relro,

@@ -12,6 +12,7 @@ from typing import TypeVar
 from iotcop.errors import ImageError
 from iotcop.firmware.accounts import Accounts, collect_accounts
 from iotcop.firmware.cache import cached_extract
+from iotcop.firmware.components import Components, ComponentScanner, collect_components
 from iotcop.firmware.content import PassStats, scan_content
 from iotcop.firmware.credstores import CredentialStores, collect_credential_stores
 from iotcop.firmware.elf import ElfFiles, ElfScanner
@@ -53,6 +54,7 @@ class FirmwareFacts:
     keys: KeyMaterial = field(default_factory=KeyMaterial)
     web: WebHandlers = field(default_factory=WebHandlers)
     secrets: Secrets = field(default_factory=Secrets)
+    components: Components = field(default_factory=Components)
     content: PassStats | None = None  # what the one content pass read
     failures: dict[type, str] = field(default_factory=dict)  # facts whose collector raised: left out, noted
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
@@ -76,7 +78,7 @@ class FirmwareFacts:
         every: dict[type, object] = {
             Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
             FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web, ServiceConfig: self.services,
-            Secrets: self.secrets}
+            Secrets: self.secrets, Components: self.components}
         return {kind: value for kind, value in every.items() if kind not in self.failures}
 
     @property
@@ -86,7 +88,7 @@ class FirmwareFacts:
                for kind, why in self.failures.items()]
         if self.content is not None:
             out += list(self.content.skipped)
-        return out + list(self.services.notes)
+        return out + list(self.services.notes) + list(self.components.notes)
 
     def hardening_summary(self) -> HardeningSummary | None:
         chosen = [f.hardening for f in self.elf.files if f.hardening.pie != "rel"]
@@ -171,13 +173,15 @@ def _collect(facts: FirmwareFacts, root: FileSystem) -> None:
     facts.services = guarded(ServiceConfig, partial(collect_service_config, root, facts.boot), ServiceConfig())
     facts.stores = guarded(CredentialStores, partial(collect_credential_stores, root), CredentialStores())
     facts.modes = guarded(FileModes, partial(collect_file_modes, root), FileModes())
-    elf, keys, web = ElfScanner(), KeyScanner(), WebHandlerScanner()
+    elf, keys, web, found = ElfScanner(), KeyScanner(), WebHandlerScanner(), ComponentScanner()
     secrets = SecretScanner(default_credentials().passwords())
-    facts.content = scan_content(root, [elf, keys, web, secrets])
-    for kind, scanner in ((ElfFiles, elf), (KeyMaterial, keys), (WebHandlers, web), (Secrets, secrets)):
+    facts.content = scan_content(root, [elf, keys, web, secrets, found])
+    for kind, scanner in ((ElfFiles, elf), (KeyMaterial, keys), (WebHandlers, web), (Secrets, secrets),
+                          (Components, found)):
         if (why := facts.content.failed.get(type(scanner).__name__)) is not None:
             facts.failures[kind] = why
     facts.elf = guarded(ElfFiles, elf.result, ElfFiles())
     facts.keys = guarded(KeyMaterial, keys.result, KeyMaterial())
     facts.web = guarded(WebHandlers, web.result, WebHandlers())
     facts.secrets = guarded(Secrets, secrets.result, Secrets())
+    facts.components = guarded(Components, partial(collect_components, root, facts.elf, found.result()), Components())

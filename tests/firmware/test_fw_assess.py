@@ -78,6 +78,8 @@ def test_real_tplink_image(tplink: Path) -> None:
     assert header.entropy is not None and 4.0 < header.entropy < 6.0
 
     runs = fw_runs(assessment)
+    status, reason = runs.pop("fw.components.known-vulnerability")  # this session's database does not exist
+    assert status is RunStatus.INCONCLUSIVE and reason.startswith("the vulnerability database cannot be used")
     passwd_reason = "no /etc/passwd in the image (only /etc/shadow), so not every login account can be read"
     assert {c: r for c, r in runs.items() if r[0] is not RunStatus.COMPLETED} == {
         "fw.credentials.default-password": (RunStatus.INCONCLUSIVE, passwd_reason),
@@ -236,6 +238,33 @@ def test_the_example_camera_packed_as_squashfs(squashfs: bytes, tmp_path: Path) 
         "fw.services.mqtt-anonymous", "fw.services.mqtt-plaintext", "fw.services.snmp-default-community",
         "fw.services.upnp-igd-enabled", "fw.services.ssh-password-login",  # no such server: not applicable
         "fw.secrets.binary-credential", "fw.binaries.no-nx", "fw.binaries.no-pie", "fw.binaries.no-relro",
-        "fw.binaries.no-canary", "fw.binaries.dangerous-import"}  # the example ships no ELF program: inconclusive
+        "fw.binaries.no-canary", "fw.binaries.dangerous-import",  # the example ships no ELF program: inconclusive
+        "fw.components.known-vulnerability"}  # no component identified: not applicable
     for requirement in ("5.1-1", "5.1-3", "5.6-5"):
         assert assessment.verdict("en303645", requirement).outcome is Outcome.FAIL, requirement
+
+
+def test_real_tplink_components_and_known_vulnerabilities(tplink: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The components of the 2015 firmware, matched against a database built from the fixture feeds (NVD
+    records of BusyBox and Dropbear CVEs, transcribed in tests/fixtures/feeds). The assessment is dated two
+    weeks after the feeds' newest record: later, the database is stale and the check says so."""
+    import datetime as dt
+
+    from iotcop.vulndb import VulnDB
+
+    feeds = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+    db = tmp_path / "vulndb.sqlite"
+    VulnDB.open(db).import_files(sorted(feeds.glob("nvd-*.json")))
+    monkeypatch.setenv("IOTCOP_VULNDB", str(db))
+    assessment = assess_firmware(tplink, clock=lambda: dt.datetime(2025, 6, 15, tzinfo=dt.UTC))
+    found = {(c.name, c.version) for c in assessment.components}
+    assert {("busybox", "1.01"), ("dropbear", "2012.55"), ("linux", "2.6.31"), ("uclibc", "0.9.30")} <= found
+    cves = {(f.message.split(" is affected by ")[0], f.message.split(" is affected by ")[1].split(" ")[0])
+            for f in assessment.findings_of("fw.components.known-vulnerability")}
+    assert cves == {("busybox 1.01", "CVE-2021-42374"), ("busybox 1.01", "CVE-2022-28391"),
+                    ("dropbear 2012.55", "CVE-2016-7406")}
+    assert assessment.verdict("en303645", "5.3-8").outcome is Outcome.FAIL
+    stale = assess_firmware(tplink, clock=lambda: dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    [run] = [r for r in stale.check_runs if r.check_id == "fw.components.known-vulnerability"]
+    assert run.status is RunStatus.INCONCLUSIVE and "stale" in run.reason

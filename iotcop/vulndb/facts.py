@@ -1,0 +1,34 @@
+"""The known vulnerabilities of an image's components, looked up once in the local database (a collector:
+the I/O happens here, the check only reads the result)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from iotcop.errors import InputError
+from iotcop.model import Component
+from iotcop.vulndb import VulnDB
+from iotcop.vulndb.match import VulnMatch
+
+
+@dataclass(frozen=True)
+class Vulnerabilities:
+    """Facts: the matches, or why the database could not be used (``unavailable``, then no matches)."""
+
+    matches: tuple[VulnMatch, ...] = ()
+    unavailable: str | None = "no vulnerability lookup was made"
+    database: str = ""
+    unversioned: tuple[str, ...] = ()  # components without a version: they cannot be matched
+
+
+def collect_vulnerabilities(components: tuple[Component, ...], now: dt.datetime,
+                            path: Path | None = None) -> Vulnerabilities:
+    unversioned = tuple(sorted({c.name for c in components if not c.version}))
+    try:
+        db = VulnDB.open(path)
+        matches = db.match([c for c in components if c.version], now)
+    except InputError as exc:  # missing, empty, stale or unreadable: the reason is the verdict's reason
+        return Vulnerabilities(unavailable=getattr(exc, "reason", None) or str(exc), unversioned=unversioned)
+    return Vulnerabilities(tuple(matches), None, str(db.path), unversioned)
