@@ -31,3 +31,4 @@ bench: setup
 	.venv/bin/python bench/extract.py
 	.venv/bin/python bench/assess_firmware.py
 	.venv/bin/python bench/components.py
+	.venv/bin/python bench/vulndb.py
