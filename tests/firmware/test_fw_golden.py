@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 from golden import build
@@ -80,3 +81,24 @@ def test_the_hardened_image(images: dict[str, Assessment]) -> None:
     passes = {v.requirement_id for v in hardened.verdicts if v.framework == "en303645" and v.outcome is Outcome.PASS}
     assert passes == {"5.1-1", "5.4-3", "5.4-4"}  # the provisions an image can establish on its own
     assert "found nothing against it" in hardened.verdict("en303645", "5.13-1").reason
+
+
+def test_known_vulnerabilities_with_a_database(tmp_path_factory: pytest.TempPathFactory,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a database built from the fixture feeds (dated two weeks after their newest record), the
+    vulnerable image's OpenSSL 1.0.1f is Heartbleed, critical because it is known exploited."""
+    from iotcop.vulndb import VulnDB
+
+    work = tmp_path_factory.mktemp("golden-vulndb")
+    db = work / "vulndb.sqlite"
+    VulnDB.open(db).import_files(sorted((Path(__file__).parents[1] / "fixtures" / "feeds").glob("nvd-*.json")))
+    monkeypatch.setenv("IOTCOP_VULNDB", str(db))
+    fresh = dt.datetime(2025, 6, 15, tzinfo=dt.UTC)
+    vulnerable = assess_firmware(build("vulnerable", work / "v"), use_cache=False, clock=lambda: fresh)
+    assert ("openssl", "1.0.1f") in {(c.name, c.version) for c in vulnerable.components}
+    found = {f.message.split(" (")[0]: f for f in vulnerable.findings_of("fw.components.known-vulnerability")}
+    heartbleed = found["openssl 1.0.1f is affected by CVE-2014-0160"]
+    assert heartbleed.severity is Severity.CRITICAL and "known exploited" in heartbleed.message
+    assert heartbleed.location.path == "/usr/lib/libcrypto.so.1.0.0"
+    assert "OpenSSL 1.0.1f 6 Jan 2014" in heartbleed.evidence.excerpt
+    assert vulnerable.verdict("en303645", "5.3-8").outcome is Outcome.FAIL
