@@ -14,6 +14,7 @@ from iotcop.evaluation import evaluate, summarise
 from iotcop.firmware.extract import Limits
 from iotcop.firmware.facts import FirmwareFacts, collect_firmware
 from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
+from iotcop.knowledge.eol import EndOfLife, end_of_life
 from iotcop.knowledge.tokens import TokenFormats, token_formats
 from iotcop.model import NEEDS, Assessment, AssessmentTime, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
 from iotcop.runner import RunResult, Unavailable, run_checks
@@ -65,7 +66,8 @@ def _partial_extraction(result: RunResult, facts: FirmwareFacts) -> RunResult:
 def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Catalogue, clock: Clock) -> Assessment:
     now = clock()
     bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials(),
-                               AssessmentTime: AssessmentTime(at=now), TokenFormats: token_formats()}
+                               AssessmentTime: AssessmentTime(at=now), TokenFormats: token_formats(),
+                               EndOfLife: end_of_life()}
     unavailable = {
         EvidenceKind.NETWORK: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.NETWORK]),
         EvidenceKind.DOCUMENT: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DOCUMENT]),

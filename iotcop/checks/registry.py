@@ -147,6 +147,7 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         web_input.command_injection,
         web_input.format_string,
         components.known_vulnerability,
+        components.end_of_life,
         binaries.no_nx,
         binaries.no_pie,
         binaries.no_relro,

@@ -104,6 +104,8 @@ def test_real_tplink_image(tplink: Path) -> None:
         # 2015 uClibc MIPS builds: no NX, no PIE, no RELRO and no canary in any of its 144 ELF files
         ("fw.binaries.no-nx", "/bin/busybox", None), ("fw.binaries.no-pie", "/bin/busybox", None),
         ("fw.binaries.no-relro", "/bin/busybox", None), ("fw.binaries.no-canary", "/bin/busybox", None),
+        # Linux 2.6.31 (from its modules' vermagic): no longterm branch, out of support for over a decade
+        ("fw.components.end-of-life", "/lib/modules/2.6.31/kernel/br_MultiSsidVlan_InputForward.ko", None),
     }
     weak = next(f for f in assessment.findings if f.check_id == "fw.credentials.weak-hash")
     assert weak.message.startswith("Account 'root' has a password hash of a weak scheme (MD5 crypt)")
@@ -239,7 +241,7 @@ def test_the_example_camera_packed_as_squashfs(squashfs: bytes, tmp_path: Path) 
         "fw.services.upnp-igd-enabled", "fw.services.ssh-password-login",  # no such server: not applicable
         "fw.secrets.binary-credential", "fw.binaries.no-nx", "fw.binaries.no-pie", "fw.binaries.no-relro",
         "fw.binaries.no-canary", "fw.binaries.dangerous-import",  # the example ships no ELF program: inconclusive
-        "fw.components.known-vulnerability"}  # no component identified: not applicable
+        "fw.components.known-vulnerability", "fw.components.end-of-life"}  # no component identified
     for requirement in ("5.1-1", "5.1-3", "5.6-5"):
         assert assessment.verdict("en303645", requirement).outcome is Outcome.FAIL, requirement
 

@@ -30,6 +30,7 @@ VULNERABLE_FAILING = {
     "fw.permissions.setuid-binary", "fw.permissions.world-writable",
     "fw.input.command-injection",
     "fw.binaries.no-nx", "fw.binaries.no-pie", "fw.binaries.no-relro",
+    "fw.components.end-of-life",  # OpenSSL 1.0.1, out of upstream support since 2016
 } | ({"fw.permissions.unprivileged-owner"} if os.geteuid() == 0 else set())
 # What the hardened image still shows, truthfully: Debian's own mipsel builds of dropbear, lighttpd and
 # mosquitto mark their stacks executable (the MIPS toolchain default), and busybox-static is not PIE.

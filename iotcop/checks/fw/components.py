@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 from iotcop.checks.registry import check, spec_of
 from iotcop.errors import CannotAssess, NotApplicable
 from iotcop.firmware.components import Components
-from iotcop.model import Evidence, EvidenceKind, Finding, Location, Severity
+from iotcop.knowledge.eol import EndOfLife
+from iotcop.model import AssessmentTime, Evidence, EvidenceKind, Finding, Location, Severity
 from iotcop.vulndb.facts import Vulnerabilities
 
 
@@ -52,3 +54,39 @@ def known_vulnerability(components: Components, vulns: Vulnerabilities) -> Itera
     if vulns.unversioned and not vulns.matches:
         raise CannotAssess(f"no known vulnerability matched, but {len(vulns.unversioned)} component(s) have no "
                            f"version to match: {', '.join(vulns.unversioned[:10])}")
+
+
+@check(
+    id="fw.components.end-of-life",
+    title="A component is past the end of its upstream support",
+    kind=EvidenceKind.FIRMWARE,
+    severity=Severity.MEDIUM,
+    remediation="Move to a supported release branch (or a vendor that backports security fixes for it, "
+                "stated in the product's support period), and ship it to devices in the field.",
+)
+def end_of_life(components: Components, eol: EndOfLife, now: AssessmentTime) -> Iterator[Finding]:
+    """A release branch its project no longer supports gets no security fixes: vulnerabilities found from
+    then on stay open unless the manufacturer backports them, so the product cannot be kept updated (5.3-8)
+    and its vulnerabilities cannot be fixed (5.2-3). A branch that ends within a year is noted (INFO)."""
+    versioned = [c for c in components.components if c.version]
+    if not versioned:
+        raise NotApplicable("no component with a version was identified in the image")
+    today = now.at.date()
+    for c in versioned:
+        assert c.version is not None
+        verdict = eol.lookup(c.name, c.version)
+        if verdict is None or (verdict.ended is not None and verdict.ended > today + dt.timedelta(days=365)):
+            continue
+        where = Location.in_image(c.locations[0] if c.locations else "/")
+        evidence = Evidence.of(c.evidence or f"{c.name} {c.version}", f"release branch looked up in: {verdict.why}")
+        if verdict.ended is not None and verdict.ended > today:
+            yield spec_of(end_of_life).finding(
+                severity=Severity.INFO, location=where, evidence=evidence,
+                message=f"{c.name} {c.version} (branch {verdict.branch}) reaches the end of upstream support on "
+                        f"{verdict.ended.isoformat()}.")
+            continue
+        since = f"since {verdict.ended.isoformat()}" if verdict.ended else "(an older or superseded branch)"
+        yield spec_of(end_of_life).finding(
+            location=where, evidence=evidence,
+            message=f"{c.name} {c.version} is on branch {verdict.branch}, out of upstream support {since}: it gets "
+                    "no security fixes.")
