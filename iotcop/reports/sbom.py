@@ -62,8 +62,19 @@ def _component(c: Component, index: int) -> CdxComponent:
     occurrences = [Occurrence(location=path, bom_ref=f"{ref}@{i:03d}") for i, path in
                    enumerate(c.locations[:MAX_OCCURRENCES])]
     return CdxComponent(
-        name=c.name, version=c.version, type=kind, bom_ref=ref,
-        purl=PackageURL.from_string(c.purl) if c.purl else None,
+        name=c.name, version=c.version, type=kind, bom_ref=ref, purl=_purl(c.purl, properties),
         cpe=c.cpe, properties=properties,
         evidence=ComponentEvidence(occurrences=occurrences) if occurrences else None,
     )
+
+
+def _purl(text: str | None, properties: list[Property]) -> PackageURL | None:
+    """The package URL, or None (kept as a property) when names from a hostile package database make it
+    invalid: the SBOM is still written."""
+    if not text:
+        return None
+    try:
+        return PackageURL.from_string(text)
+    except ValueError:
+        properties.append(Property(name="iotcop:invalid-purl", value=text))
+        return None

@@ -31,4 +31,6 @@ def collect_vulnerabilities(components: tuple[Component, ...], now: dt.datetime,
         matches = db.match([c for c in components if c.version], now)
     except InputError as exc:  # missing, empty, stale or unreadable: the reason is the verdict's reason
         return Vulnerabilities(unavailable=getattr(exc, "reason", None) or str(exc), unversioned=unversioned)
+    except Exception as exc:  # a bug or a version string no parser foresaw: the lookup, not the assessment, fails
+        return Vulnerabilities(unavailable=f"matching failed ({type(exc).__name__}: {exc})", unversioned=unversioned)
     return Vulnerabilities(tuple(matches), None, str(db.path), unversioned)

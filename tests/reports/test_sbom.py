@@ -64,3 +64,11 @@ def test_no_components_and_no_digest_is_still_valid() -> None:
 def test_any_names_and_versions_make_a_valid_document(items: list[tuple[str, str | None]]) -> None:
     components = tuple(Component(name=n, version=v, confidence="medium", source="version string") for n, v in items)
     validate(render_sbom(assessment(*components)))
+
+
+def test_an_invalid_package_url_from_the_image_does_not_stop_the_sbom() -> None:
+    odd = Component(name="x", version="1", confidence="high", source="opkg status", purl="not a purl at all")
+    doc = json.loads(render_sbom(assessment(odd)))
+    [part] = doc["components"]
+    assert "purl" not in part
+    assert {"name": "iotcop:invalid-purl", "value": "not a purl at all"} in part["properties"]
