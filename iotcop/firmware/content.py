@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -199,19 +199,26 @@ def _scan_run(index: int) -> tuple[list[Scanner], PassStats]:
 def merge(mine: object, theirs: object) -> None:
     """Append a part's state to a scanner's: its lists are extended and its counters added (a scanner's
     state is lists and counters by this convention; anything else, such as tables, it keeps)."""
-    for name, value in vars(theirs).items():
+    for name, value in _state(theirs):
         if isinstance(value, list):
             getattr(mine, name).extend(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and name != "max_bytes":
+        else:
             setattr(mine, name, getattr(mine, name) + value)
 
 
 def reset(scanner: object) -> None:
-    for name, value in vars(scanner).items():
+    for name, value in _state(scanner):
         if isinstance(value, list):
             value.clear()
-        elif isinstance(value, int) and not isinstance(value, bool) and name != "max_bytes":
+        else:
             setattr(scanner, name, 0)
+
+
+def _state(scanner: object) -> Iterator[tuple[str, list[object] | int]]:
+    """A scanner's lists and counters (``max_bytes`` is a setting, not state)."""
+    for name, value in list(vars(scanner).items()):
+        if isinstance(value, list) or (isinstance(value, int) and not isinstance(value, bool) and name != "max_bytes"):
+            yield name, value
 
 
 def _scan(fs: FileSystem, entries: list[Entry], scanners: list[Scanner]) -> PassStats:
