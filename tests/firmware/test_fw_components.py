@@ -593,7 +593,7 @@ _STANZA = st.lists(st.sampled_from(["Package: a", "Package: b+c", "Version: 1:2.
 
 
 @given(_TEXT)
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_status_parser_never_raises(text: str) -> None:
     for stanza in parse_status(text):
         installed(stanza, True)
@@ -601,7 +601,7 @@ def test_status_parser_never_raises(text: str) -> None:
 
 
 @given(_STANZA)
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_status_lines_give_sane_packages(lines: list[str]) -> None:
     for stanza in parse_status("\n".join(lines)):
         package = installed(stanza, True)
@@ -611,6 +611,7 @@ def test_status_lines_give_sane_packages(lines: list[str]) -> None:
 
 
 @given(st.text(max_size=60), st.sampled_from(["deb", "opkg"]))
+@settings(deadline=None)
 def test_upstream_version_never_raises(version: str, flavour: str) -> None:
     assert isinstance(upstream_version(version, flavour), str)
 
