@@ -73,10 +73,17 @@ TOOLS: tuple[Tool, ...] = (
          required=False),
     Tool("dpkg-deb", "dpkg", "unpack Debian's foreign-architecture packages for tests", ("--version",),
          required=False),
+    Tool("dtc", "device-tree-compiler", "mkimage's device-tree compiler: signed FIT images for tests", ("-v",),
+         required=False),
+    Tool("chromium", "chromium", "open the HTML report headless and screenshot it (tests)", ("--version",),
+         required=False),
+    Tool("pdftoppm", "poppler-utils", "turn PDF reports into PNG pages (tests)", ("-v",), required=False),
+    Tool("pdftotext", "poppler-utils", "read the text of PDF reports (tests)", ("-v",), required=False),
 )
 
 LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic",
-                               "lief", "cryptography", "libpass")
+                               "lief", "cryptography", "libpass", "cyclonedx-python-lib", "univers", "Jinja2",
+                               "weasyprint")
 
 
 def find_program(tool: Tool) -> str | None:
@@ -126,9 +133,22 @@ def diagnose() -> list[Status]:
         out.append(Status(lib, "library", found, version, "python package" if found else f"missing: pip install {lib}",
                           "", True))
     out.append(_crypt_status())
+    out.append(_pango_status())
     out.append(Status("sasquatch", "program", True, "built in", "iotcop.firmware.squashfs",
                       "unblob's SquashFS extractor, replaced by iotcop's own reader (Debian has no sasquatch)", True))
     return out
+
+
+def _pango_status() -> Status:
+    """WeasyPrint (PDF reports) needs Pango from Debian (libpango-1.0-0, libpangoft2-1.0-0): it is found only
+    when WeasyPrint's import, which loads it, succeeds."""
+    purpose = "text layout for PDF reports (WeasyPrint)"
+    try:
+        import weasyprint  # noqa: F401  (loads Pango through cffi)
+    except (ImportError, OSError) as exc:
+        return Status("pango", "library", False, "", f"missing: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
+                      f"({exc})", purpose, False)
+    return Status("pango", "library", True, "", "loaded by WeasyPrint", purpose, False)
 
 
 _SHA512_OF_X = "$6$salt$wZU8LXJfJJqoagopbB7RuK6JEotEMZ0CQDy0phpPAuLMYQFcmf6L6BdAbs/Q7w7o1qsZ9pFqFVY4yuUSWgaYt1"
