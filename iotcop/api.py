@@ -10,6 +10,7 @@ from iotcop._version import __version__
 from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
+from iotcop.documents.facts import DocumentSources, VendorDocuments, collect_documents
 from iotcop.evaluation import evaluate, summarise
 from iotcop.firmware.extract import Limits
 from iotcop.firmware.facts import FirmwareFacts, collect_firmware
@@ -101,6 +102,47 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         filesystems=facts.filesystem_info(),
         hardening=facts.hardening_summary(),
         components=facts.components.components,
+        notes=tuple(notes),
+        check_runs=result.runs,
+        findings=result.findings,
+        verdicts=verdicts,
+        summary=summarise(catalogue, verdicts),
+    )
+
+
+def assess_documents(
+    sources: DocumentSources,
+    declaration: Declaration | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    clock: Clock = _now,
+) -> Assessment:
+    """Assess the vendor's published documents (security.txt, disclosure policy), optionally with the
+    declaration. Contacts only the sites and URLs in ``sources``; a fetch that fails is a reason, not an error."""
+    catalogue = catalogue or load_catalogue()
+    now = clock()
+    docs = collect_documents(sources)
+    bag: dict[type, object] = {Catalogue: catalogue, AssessmentTime: AssessmentTime(at=now), VendorDocuments: docs}
+    unavailable = {kind: Unavailable(RunStatus.NOT_RUN, NEEDS[kind])
+                   for kind in (EvidenceKind.FIRMWARE, EvidenceKind.NETWORK)}
+    inputs = [EvidenceKind.DOCUMENT]
+    if declaration is None:
+        unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
+    else:
+        bag[Declaration] = declaration
+        inputs.append(EvidenceKind.DECLARATION)
+    result = run_checks(REGISTRY, bag, unavailable)
+    verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
+    product = declaration.product if declaration else None
+    name = (sources.sites or sources.policies or (str(sources.security_txt),))[0]
+    notes = [*docs.not_fetched, *(f"{r.url}: {r.error}" for r in docs.requests if r.error)]
+    return Assessment(
+        tool=ToolInfo(version=__version__),
+        target=Target(kind="product", name=name, product=product.name if product else None,
+                      version=product.firmware_version if product else None),
+        generated_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        inputs=tuple(inputs),
+        catalogues=catalogue.refs(),
         notes=tuple(notes),
         check_runs=result.runs,
         findings=result.findings,

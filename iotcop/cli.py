@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -27,6 +28,7 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
     out,
 )
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
+from iotcop.cli_report import FORMATS_HELP, report_cmd
 from iotcop.cli_vulndb import vulndb_app
 from iotcop.errors import UsageError
 
@@ -46,6 +48,7 @@ app.add_typer(declaration_app, name="declaration")
 app.add_typer(cache_app, name="cache")
 app.add_typer(vulndb_app, name="vulndb")
 app.command("extract")(extract_cmd)
+app.command("report")(report_cmd)
 
 def _version(value: bool) -> None:
     if value:
@@ -161,39 +164,86 @@ def assess_firmware_cmd(
     fmt: Format = FORMAT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Unpack again even if this image was unpacked before."),
+    reports: str = typer.Option("json,sbom", "--report", "-r", help=FORMATS_HELP + " Written to OUTPUT."),
     max_bytes: int = MAX_BYTES,
     max_files: int = MAX_FILES,
     max_depth: int = MAX_DEPTH,
     timeout: float = TIMEOUT,
 ) -> None:
     """Assess a firmware image: writes OUTPUT/assessment.json and prints verdicts per guideline."""
-    from iotcop import terminal
     from iotcop.api import assess_firmware
     from iotcop.catalogue import load_catalogue
     from iotcop.declaration import load_declaration
-    from iotcop.model import RunStatus
-    from iotcop.reports.json import render_json
-    from iotcop.reports.sbom import render_sbom
 
+    chosen = _report_formats(reports)
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
     with err.status(f"assessing {escape(image.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
             else nullcontext():
         assessment = assess_firmware(image, decl, catalogue=catalogue, use_cache=not no_cache,
                                      limits=limits_from(max_bytes, max_files, max_depth, timeout))
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "assessment.json").write_bytes(render_json(assessment))
-        (output / "sbom.cdx.json").write_bytes(render_sbom(assessment))
-    except OSError as exc:
-        raise UsageError(f"cannot write to {output}: {exc.strerror}") from exc
+    _finish(assessment, catalogue, chosen, output, fmt, quiet, "fw.")
+
+
+@assess_app.command("documents")
+@handles_errors
+def assess_documents_cmd(
+    site: list[str] = typer.Option([], "--site", help="The vendor's site (https://vendor.example): security.txt is "
+                                   "looked for there. Repeatable; only these hosts are contacted."),
+    policy: list[str] = typer.Option([], "--policy", help="A disclosure policy: URL or file (HTML, PDF, text)."),
+    security_txt: Path | None = typer.Option(None, "--security-txt", help="A security.txt file to judge offline."),
+    ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help="Trust this CA file instead of the system's."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Directory for assessment.json."),
+    declaration: Path | None = typer.Option(None, "--declaration", "-d", help="The manufacturer's declaration."),
+    fmt: Format = FORMAT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    reports: str = typer.Option("json", "--report", "-r", help=FORMATS_HELP + " Written to OUTPUT."),
+) -> None:
+    """Assess the vendor's documents: security.txt (RFC 9116) and the vulnerability disclosure policy."""
+    from iotcop.api import assess_documents
+    from iotcop.catalogue import load_catalogue
+    from iotcop.declaration import load_declaration
+    from iotcop.documents.facts import DocumentSources
+
+    if not (site or policy or security_txt):
+        raise UsageError("give at least one of --site, --policy or --security-txt")
+    if security_txt is not None and not security_txt.is_file():
+        raise UsageError(f"no such file: {security_txt}")
+    chosen = _report_formats(reports)
+    catalogue = load_catalogue()
+    decl = load_declaration(declaration, catalogue) if declaration else None
+    sources = DocumentSources(tuple(site), tuple(policy), security_txt, ca_bundle)
+    with err.status("reading the vendor's documents …", spinner="dots") if not quiet and fmt is Format.TABLE \
+            else nullcontext():
+        assessment = assess_documents(sources, decl, catalogue=catalogue)
+    _finish(assessment, catalogue, chosen, output, fmt, quiet, "doc.")
+
+
+def _report_formats(text: str) -> list[Any]:
+    from iotcop.reports.formats import FORMATS, parse_formats
+
+    chosen = parse_formats(text)
+    if FORMATS["json"] not in chosen:  # the assessment itself is always kept: every other report derives from it
+        chosen.insert(0, FORMATS["json"])
+    return chosen
+
+
+def _finish(assessment: Any, catalogue: Any, chosen: list[Any], output: Path, fmt: Format, quiet: bool,
+            prefix: str) -> None:
+    """Write the reports, print, and exit with the documented code (3 when no check of the input could run)."""
+    from iotcop import terminal
+    from iotcop.cli_report import write_reports
+    from iotcop.model import RunStatus
+    from iotcop.reports.json import render_json
+
+    written = write_reports(assessment, chosen, output, catalogue=catalogue)
     if fmt is Format.JSON:
         sys.stdout.buffer.write(render_json(assessment))
     elif not quiet:
         terminal.print_assessment(out, assessment, catalogue)
-        out.print(f"\nwrote {escape(str(output / 'assessment.json'))} and {escape(str(output / 'sbom.cdx.json'))}")
-    fw_runs = [r for r in assessment.check_runs if r.check_id.startswith("fw.")]
-    if fw_runs and all(r.status is not RunStatus.COMPLETED for r in fw_runs):
+        out.print(f"\nwrote {escape(', '.join(str(p) for p in written))}")
+    runs = [r for r in assessment.check_runs if r.check_id.startswith(prefix)]
+    if runs and all(r.status is not RunStatus.COMPLETED for r in runs):
         raise typer.Exit(EXIT_INPUT)
     raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)
 

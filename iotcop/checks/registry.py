@@ -111,6 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
+    from iotcop.checks.doc import disclosure, securitytxt
     from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services
     from iotcop.checks.fw import input as web_input
 
@@ -156,6 +157,13 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         permissions.world_writable,
         permissions.setuid_binary,
         permissions.unprivileged_owner,
+        securitytxt.missing,
+        securitytxt.not_https,
+        securitytxt.no_contact,
+        securitytxt.expired,
+        securitytxt.invalid,
+        disclosure.no_policy,
+        disclosure.no_timelines,
         ics.missing_justification,
         consistency.contradiction,
     )

@@ -1,0 +1,1 @@
+"""Checks on the vendor's documents: security.txt, disclosure policy, support period, statements."""

@@ -1,0 +1,112 @@
+"""``iotcop report``: render a saved assessment again, in any of the report formats."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+
+from iotcop.cli_common import err, handles_errors, out
+from iotcop.errors import InputError, UsageError
+from iotcop.model import Assessment
+from iotcop.reports.formats import FORMATS, ReportFormat, parse_formats
+
+if TYPE_CHECKING:
+    from iotcop.catalogue import Catalogue
+
+FORMATS_HELP = "Comma-separated: " + ", ".join(FORMATS) + ", or all."
+
+
+def load_assessment_file(path: Path) -> Assessment:
+    """A saved assessment, or a clear error naming the file and what is wrong with it."""
+    from pydantic import ValidationError
+
+    from iotcop.reports.json import load_assessment
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return load_assessment(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        raise InputError(f"{path} is not an iotcop assessment ({exc.error_count()} problem(s); first at {where}: "
+                         f"{first['msg']})") from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write next to the target and rename: a failed render never leaves a half-written report behind."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(assessment: Assessment, formats: list[ReportFormat], output: Path,
+                  verification_code: str | None = None, catalogue: Catalogue | None = None) -> list[Path]:
+    """Render each format into OUTPUT; every format is attempted, failures are collected and raised together."""
+    from iotcop.catalogue import load_catalogue
+
+    catalogue = catalogue or load_catalogue()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {output}: {exc.strerror}") from exc
+    written: list[Path] = []
+    failed: list[str] = []
+    for fmt in formats:
+        try:
+            if fmt.name in ("label", "label-png") and verification_code:
+                from iotcop.reports import label
+
+                render = label.render_label_svg if fmt.name == "label" else label.render_label_png
+                data = render(assessment, catalogue, verification_code)
+            else:
+                data = fmt.renderer()(assessment, catalogue)
+            write_atomic(output / fmt.filename, data)
+            written.append(output / fmt.filename)
+        except OSError as exc:
+            failed.append(f"{fmt.name}: cannot write {output / fmt.filename}: {exc.strerror or exc}")
+        except ImportError as exc:
+            failed.append(f"{fmt.name}: a library it needs is missing ({exc}); run `iotcop doctor`")
+    if failed:
+        raise InputError("; ".join(failed) + (f" (written: {', '.join(p.name for p in written)})" if written else ""))
+    return written
+
+
+def report_cmd(
+    assessment_file: Path = typer.Argument(..., help="A saved assessment.json."),
+    formats: str = typer.Option("html", "--format", "-f", help=FORMATS_HELP),
+    output: Path = typer.Option(Path("."), "--output", "-o", help="Directory for the reports."),
+    signature: Path | None = typer.Option(None, "--signature", help="The assessment's signature file (`iotcop "
+                                          "sign`): its verification code goes on the label."),
+    public_key: Path | None = typer.Option(None, "--public-key", help="Verify --signature with this key first."),
+) -> None:
+    """Render a saved assessment as HTML, PDF, SARIF, JUnit, Markdown, SBOM, VEX or a consumer label."""
+    chosen = parse_formats(formats)
+    assessment = load_assessment_file(assessment_file)
+    code = _verification_code(assessment_file, signature, public_key) if signature else None
+    for path in write_reports(assessment, chosen, output, code):
+        out.print(f"wrote {escape(str(path))}", highlight=False)
+
+
+report_cmd = handles_errors(report_cmd)
+
+
+def _verification_code(report: Path, signature: Path, public_key: Path | None) -> str:
+    from iotcop.reports import signing
+
+    if public_key is None:
+        err.print("note: the label's verification code is taken from the signature without verifying it "
+                  "(give --public-key to verify first)", highlight=False)
+    return signing.label_code(report, signature, public_key)
