@@ -112,7 +112,7 @@ class Registry:
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
     from iotcop.checks.doc import disclosure, securitytxt
-    from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services
+    from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services, update
     from iotcop.checks.fw import input as web_input
 
     return (
@@ -157,6 +157,11 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         permissions.world_writable,
         permissions.setuid_binary,
         permissions.unprivileged_owner,
+        update.mechanism,
+        update.plain_download,
+        update.unverified_image,
+        update.missing_verification_key,
+        update.no_secure_boot,
         securitytxt.missing,
         securitytxt.not_https,
         securitytxt.no_contact,

@@ -18,12 +18,15 @@ from iotcop.firmware.credstores import CredentialStores, collect_credential_stor
 from iotcop.firmware.elf import ElfFiles, ElfScanner
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.filesystem import FileSystem
+from iotcop.firmware.fit import BootImages, boot_of_image
 from iotcop.firmware.identify import Platform, platform, rtos_of
+from iotcop.firmware.kernel import KernelFacts, KernelScanner, collect_kernel, with_kernel
 from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
 from iotcop.firmware.secrets import Secrets, SecretScanner
 from iotcop.firmware.serviceconf import ServiceConfig, collect_service_config
 from iotcop.firmware.services import BootServices, collect_boot_services
+from iotcop.firmware.update import UpdateFacts, UpdateScanner
 from iotcop.firmware.webinput import WebHandlers, WebHandlerScanner
 from iotcop.knowledge.credentials import default_credentials
 from iotcop.model import FileSystemInfo, HardeningSummary
@@ -55,6 +58,8 @@ class FirmwareFacts:
     web: WebHandlers = field(default_factory=WebHandlers)
     secrets: Secrets = field(default_factory=Secrets)
     components: Components = field(default_factory=Components)
+    kernel: KernelFacts = field(default_factory=KernelFacts)
+    update: UpdateFacts = field(default_factory=UpdateFacts)
     content: PassStats | None = None  # what the one content pass read
     failures: dict[type, str] = field(default_factory=dict)  # facts whose collector raised: left out, noted
     platforms: dict[str, Platform] = field(default_factory=dict)  # file system label → OS and CPU
@@ -78,7 +83,7 @@ class FirmwareFacts:
         every: dict[type, object] = {
             Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
             FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web, ServiceConfig: self.services,
-            Secrets: self.secrets, Components: self.components}
+            Secrets: self.secrets, Components: self.components, KernelFacts: self.kernel, UpdateFacts: self.update}
         return {kind: value for kind, value in every.items() if kind not in self.failures}
 
     @property
@@ -88,7 +93,8 @@ class FirmwareFacts:
                for kind, why in self.failures.items()]
         if self.content is not None:
             out += list(self.content.skipped)
-        return out + list(self.services.notes) + list(self.components.notes)
+        return (out + list(self.services.notes) + list(self.components.notes) + list(self.kernel.notes)
+                + list(self.update.notes))
 
     def hardening_summary(self) -> HardeningSummary | None:
         chosen = [f.hardening for f in self.elf.files if f.hardening.pie != "rel"]
@@ -149,7 +155,7 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
     try:
         facts.platforms = {fs.label: platform(fs) for fs in extraction.filesystems}
         if facts.root is not None:
-            _collect(facts, facts.root)
+            _collect(facts, facts.root, image)
         elif image.is_file():
             facts.rtos = rtos_of(image)
     except BaseException:  # Ctrl-C or a bug: the extraction is not left behind
@@ -158,7 +164,7 @@ def collect_firmware(image: Path, limits: Limits | None = None, use_cache: bool 
     return facts
 
 
-def _collect(facts: FirmwareFacts, root: FileSystem) -> None:
+def _collect(facts: FirmwareFacts, root: FileSystem, image: Path) -> None:
     """Every collector once; one that raises leaves its facts out (with the error in ``failures``)."""
 
     def guarded(kind: type, collector: Callable[[], T], default: T) -> T:
@@ -174,10 +180,11 @@ def _collect(facts: FirmwareFacts, root: FileSystem) -> None:
     facts.stores = guarded(CredentialStores, partial(collect_credential_stores, root), CredentialStores())
     facts.modes = guarded(FileModes, partial(collect_file_modes, root), FileModes())
     elf, keys, web, found = ElfScanner(), KeyScanner(), WebHandlerScanner(), ComponentScanner()
+    kernel, update = KernelScanner(), UpdateScanner()
     secrets = SecretScanner(default_credentials().passwords())
-    facts.content = scan_content(root, [elf, keys, web, secrets, found])
+    facts.content = scan_content(root, [elf, keys, web, secrets, found, kernel, update])
     for kind, scanner in ((ElfFiles, elf), (KeyMaterial, keys), (WebHandlers, web), (Secrets, secrets),
-                          (Components, found)):
+                          (Components, found), (KernelFacts, kernel), (UpdateFacts, update)):
         if (why := facts.content.failed.get(type(scanner).__name__)) is not None:
             facts.failures[kind] = why
     facts.elf = guarded(ElfFiles, elf.result, ElfFiles())
@@ -185,3 +192,9 @@ def _collect(facts: FirmwareFacts, root: FileSystem) -> None:
     facts.web = guarded(WebHandlers, web.result, WebHandlers())
     facts.secrets = guarded(Secrets, secrets.result, Secrets())
     facts.components = guarded(Components, partial(collect_components, root, facts.elf, found.result()), Components())
+    # the image's own bytes, outside the root file system: kernel, U-Boot and its environment, FIT images
+    facts.kernel = guarded(KernelFacts, partial(collect_kernel, image, facts.extraction, kernel.result()),
+                           KernelFacts())
+    facts.components = with_kernel(facts.components, facts.kernel)
+    boot = guarded(UpdateFacts, partial(boot_of_image, image), BootImages()) if image.is_file() else BootImages()
+    facts.update = guarded(UpdateFacts, partial(update.result, root, facts.elf, boot), UpdateFacts())
