@@ -29,6 +29,7 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
 )
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
 from iotcop.cli_report import FORMATS_HELP, report_cmd
+from iotcop.cli_sign import keys_app, sign_cmd, verify_cmd
 from iotcop.cli_vulndb import vulndb_app
 from iotcop.errors import UsageError
 
@@ -49,6 +50,9 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(vulndb_app, name="vulndb")
 app.command("extract")(extract_cmd)
 app.command("report")(report_cmd)
+app.add_typer(keys_app, name="keys")
+app.command("sign")(sign_cmd)
+app.command("verify")(verify_cmd)
 
 def _version(value: bool) -> None:
     if value:

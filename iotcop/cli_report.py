@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from iotcop.cli_common import err, handles_errors, out
+from iotcop.cli_common import handles_errors, out
 from iotcop.errors import InputError, UsageError
 from iotcop.model import Assessment
 from iotcop.reports.formats import FORMATS, ReportFormat, parse_formats
@@ -89,8 +89,8 @@ def report_cmd(
     formats: str = typer.Option("html", "--format", "-f", help=FORMATS_HELP),
     output: Path = typer.Option(Path("."), "--output", "-o", help="Directory for the reports."),
     signature: Path | None = typer.Option(None, "--signature", help="The assessment's signature file (`iotcop "
-                                          "sign`): its verification code goes on the label."),
-    public_key: Path | None = typer.Option(None, "--public-key", help="Verify --signature with this key first."),
+                                          "sign`): once verified, its code goes on the label."),
+    public_key: Path | None = typer.Option(None, "--public-key", help="The public key that verifies --signature."),
 ) -> None:
     """Render a saved assessment as HTML, PDF, SARIF, JUnit, Markdown, SBOM, VEX or a consumer label."""
     chosen = parse_formats(formats)
@@ -104,9 +104,21 @@ report_cmd = handles_errors(report_cmd)
 
 
 def _verification_code(report: Path, signature: Path, public_key: Path | None) -> str:
+    """The label's code, only from a signature that verifies against the report with the given key."""
     from iotcop.reports import signing
 
     if public_key is None:
-        err.print("note: the label's verification code is taken from the signature without verifying it "
-                  "(give --public-key to verify first)", highlight=False)
-    return signing.label_code(report, signature, public_key)
+        raise UsageError("--signature needs --public-key: the label's code is shown only for a signature that "
+                         "verifies")
+    try:
+        report_bytes, sig_bytes, key_bytes = report.read_bytes(), signature.read_bytes(), public_key.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    try:
+        key = signing.load_public_key(key_bytes)
+    except ValueError as exc:
+        raise UsageError(f"{public_key}: {exc}") from exc
+    result = signing.verify(report_bytes, sig_bytes, key)
+    if not result.valid or not result.verification_code:
+        raise InputError(f"{signature} does not verify {report}: {result.message}")
+    return result.verification_code

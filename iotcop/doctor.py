@@ -83,7 +83,7 @@ TOOLS: tuple[Tool, ...] = (
 
 LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic",
                                "lief", "cryptography", "libpass", "cyclonedx-python-lib", "univers", "Jinja2",
-                               "weasyprint")
+                               "weasyprint", "sectxt", "pypdf", "rfc8785", "cairosvg")
 
 
 def find_program(tool: Tool) -> str | None:
