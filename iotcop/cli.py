@@ -27,6 +27,7 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
     nullcontext,
     out,
 )
+from iotcop.cli_diff import diff_cmd, triage_app
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
 from iotcop.cli_report import FORMATS_HELP, report_cmd
 from iotcop.cli_sign import keys_app, sign_cmd, verify_cmd
@@ -53,6 +54,8 @@ app.command("report")(report_cmd)
 app.add_typer(keys_app, name="keys")
 app.command("sign")(sign_cmd)
 app.command("verify")(verify_cmd)
+app.command("diff")(diff_cmd)
+app.add_typer(triage_app, name="triage")
 
 def _version(value: bool) -> None:
     if value:
@@ -169,6 +172,7 @@ def assess_firmware_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Unpack again even if this image was unpacked before."),
     reports: str = typer.Option("json,sbom", "--report", "-r", help=FORMATS_HELP + " Written to OUTPUT."),
+    triage: Path | None = typer.Option(None, "--triage", help="Reviewers' decisions (iotcop.triage.yaml) to apply."),
     max_bytes: int = MAX_BYTES,
     max_files: int = MAX_FILES,
     max_depth: int = MAX_DEPTH,
@@ -186,7 +190,22 @@ def assess_firmware_cmd(
             else nullcontext():
         assessment = assess_firmware(image, decl, catalogue=catalogue, use_cache=not no_cache,
                                      limits=limits_from(max_bytes, max_files, max_depth, timeout))
+    if triage is not None:
+        assessment = _triaged(assessment, triage, catalogue, decl)
     _finish(assessment, catalogue, chosen, output, fmt, quiet, "fw.")
+
+
+def _triaged(assessment: Any, triage: Path, catalogue: Any, decl: Any) -> Any:
+    """Apply a triage file as of the assessment's own date; what it did goes to stderr."""
+    import datetime as dt
+
+    from iotcop.triage import apply_triage, load_triage, summary_lines
+
+    result = apply_triage(assessment, load_triage(triage), catalogue,
+                          today=dt.datetime.fromisoformat(assessment.generated_at).date(), declaration=decl)
+    for line in summary_lines(result.triage) if result.triage else []:
+        err.print(line, markup=False, highlight=False)
+    return result
 
 
 @assess_app.command("documents")

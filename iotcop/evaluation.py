@@ -15,6 +15,11 @@ Rules for a requirement judged by checks (``evidenced_by``), in order:
    conditional or a recommendation.
 4. Otherwise → INCONCLUSIVE, saying what is missing ("needs a live device", ...). Never PASS.
 
+Triage (``iotcop.triage``): a finding with an active decision of false_positive or not_affected does not fail
+a requirement (rule 1 ignores it; the verdict lists it in ``suppressed`` and a PASS names how many were set
+aside). An accepted_risk still fails it — a risk accepted is still a requirement not met — and the FAIL's
+reason says the risk was accepted. An expired decision does not apply.
+
 A requirement that rolls up others (``derived_from``) takes its outcome from them: the mandatory ones
 decide where there are any; FAIL beats INCONCLUSIVE beats PASS; all NOT_APPLICABLE → NOT_APPLICABLE.
 """
@@ -66,6 +71,23 @@ def _verdict(fw: Framework, req: Requirement, outcome: Outcome, basis: Basis, re
 
 def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], findings: Sequence[Finding],
             declaration: Declaration | None) -> Verdict:
+    judging = (*req.evidenced_by, *req.refuted_by)
+    mine = [f for f in findings if f.check_id in judging]
+    cleared = tuple(f.fingerprint for f in mine if f.severity is not Severity.INFO
+                    and f.suppression is not None and f.suppression.clears)
+    verdict = _judge(fw, req, by_check, [f for f in mine if f.fingerprint not in cleared], declaration)
+    if not cleared:
+        return verdict
+    if verdict.outcome is Outcome.PASS and verdict.basis is Basis.OBSERVED:
+        noun = "finding was" if len(cleared) == 1 else "findings were"
+        reason = f"{verdict.reason}; {len(cleared)} {noun} set aside in triage (false positive or not affected)"
+        return verdict.model_copy(update={"suppressed": cleared, "reason": reason})
+    return verdict.model_copy(update={"suppressed": cleared})
+
+
+def _judge(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], findings: Sequence[Finding],
+           declaration: Declaration | None) -> Verdict:
+    """The rules 1-4 on the findings that triage did not set aside."""
     checks = tuple(req.evidenced_by)
     runs = [by_check[c] for c in checks if c in by_check]
     judging = (*checks, *req.refuted_by)
@@ -73,8 +95,10 @@ def _direct(fw: Framework, req: Requirement, by_check: dict[str, CheckRun], find
     if failing:
         first = failing[0]
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        accepted = sum(1 for f in failing if f.suppression is not None and not f.suppression.expired)
+        risk = f"; risk accepted in triage for {accepted} of {len(failing)}" if accepted else ""
         basis = Basis.DECLARED if all(f.basis == "declared" for f in failing) else Basis.OBSERVED
-        return _verdict(fw, req, Outcome.FAIL, basis, f"{first.message}{more}", checks=judging,
+        return _verdict(fw, req, Outcome.FAIL, basis, f"{first.message}{more}{risk}", checks=judging,
                         findings=tuple(f.fingerprint for f in failing))
     statuses = {r.status for r in runs}
     planned = f"; {len(req.planned)} more check(s) planned" if req.planned else ""
@@ -154,8 +178,9 @@ def _rolled_up(fw: Framework, req: Requirement, verdicts: dict[str, Verdict]) ->
     verb = {Outcome.FAIL: "fails", Outcome.INCONCLUSIVE: "could not be established for",
             Outcome.PASS: "passes on"}[outcome]
     reason = f"{verb} {names}{suffix}"
+    suppressed = tuple(dict.fromkeys(f for v in deciding for f in v.suppressed))
     return _verdict(fw, req, outcome, Basis.DERIVED, reason, derived_from=refs,
-                    findings=tuple(f for v in hits for f in v.findings))
+                    findings=tuple(f for v in hits for f in v.findings), suppressed=suppressed)
 
 
 def summarise(catalogue: Catalogue, verdicts: Iterable[Verdict]) -> tuple[FrameworkSummary, ...]:

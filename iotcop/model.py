@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-ASSESSMENT_SCHEMA_VERSION: Literal["1.1"] = "1.1"
+ASSESSMENT_SCHEMA_VERSION: Literal["1.2"] = "1.2"
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^(fw|net|doc|decl)\.[a-z0-9-]+\.[a-z0-9-]+$")]
 
@@ -101,6 +102,88 @@ class Evidence(Frozen):
         return cls(excerpt=text, technique=technique)
 
 
+class TriageStatus(StrEnum):
+    """A reviewer's decision on a finding (``iotcop.triage.yaml``)."""
+
+    FALSE_POSITIVE = "false_positive"  # the finding is wrong: it does not fail a requirement
+    NOT_AFFECTED = "not_affected"  # true, but the product is not affected (VEX): it does not fail a requirement
+    ACCEPTED_RISK = "accepted_risk"  # true and accepted: the requirement still fails, shown as accepted
+
+    @property
+    def clears(self) -> bool:
+        """Whether an active decision of this status keeps the finding from failing a requirement."""
+        return self is not TriageStatus.ACCEPTED_RISK
+
+
+class VexJustification(StrEnum):
+    """Why a product is not affected: CycloneDX 1.6 ``analysis.justification`` codes."""
+
+    CODE_NOT_PRESENT = "code_not_present"
+    CODE_NOT_REACHABLE = "code_not_reachable"
+    REQUIRES_CONFIGURATION = "requires_configuration"
+    REQUIRES_DEPENDENCY = "requires_dependency"
+    REQUIRES_ENVIRONMENT = "requires_environment"
+    PROTECTED_BY_COMPILER = "protected_by_compiler"
+    PROTECTED_AT_RUNTIME = "protected_at_runtime"
+    PROTECTED_AT_PERIMETER = "protected_at_perimeter"
+    PROTECTED_BY_MITIGATING_CONTROL = "protected_by_mitigating_control"
+
+
+class VexResponse(StrEnum):
+    """What the manufacturer does about a vulnerability: CycloneDX 1.6 ``analysis.response`` codes."""
+
+    CAN_NOT_FIX = "can_not_fix"
+    WILL_NOT_FIX = "will_not_fix"
+    UPDATE = "update"
+    ROLLBACK = "rollback"
+    WORKAROUND_AVAILABLE = "workaround_available"
+
+
+class Suppression(Frozen):
+    """The triage decision attached to a finding. The finding stays in the assessment; an expired decision is
+    kept, marked ``expired``, and no longer applies."""
+
+    status: TriageStatus
+    justification: str = Field(min_length=1, description="Why the reviewer decided so (required).")
+    vex_justification: VexJustification | None = Field(default=None, description="For not_affected.")
+    response: tuple[VexResponse, ...] = ()
+    reviewer: str | None = None
+    date: dt.date | None = Field(default=None, description="When the decision was made.")
+    expires: dt.date | None = Field(default=None, description="The first day the decision no longer applies.")
+    source: str = Field(description="Where the decision is written: 'iotcop.triage.yaml:12'.")
+    expired: bool = Field(default=False, description="Expired when triage was applied: it no longer applies.")
+
+    @property
+    def clears(self) -> bool:
+        """Whether it keeps the finding from failing a requirement (active, and not an accepted risk)."""
+        return not self.expired and self.status.clears
+
+
+# Version-like tokens (1.0.1f, 2012.55, 4.14.180-r4, libcrypto.so.1.0.0's 1.0.0): they change between product
+# versions, so the stable fingerprint masks them. CVE ids, dates and plain numbers (ports, uids) are kept.
+_VERSIONISH = re.compile(r"(?<![\d])\d+(?:\.\d+)+[0-9A-Za-z]*(?:[-+~][0-9A-Za-z.+~]*[0-9][0-9A-Za-z.+~]*)?")
+# Checks whose message names the stable subject first: the key is read from the message of findings made
+# before the check set ``key`` itself (assessments of schema 1.0/1.1), so old and new findings still match.
+_MESSAGE_KEYS: dict[str, re.Pattern[str]] = {
+    "fw.components.known-vulnerability": re.compile(r"^(?P<component>\S+) \S+ is affected by (?P<id>[^\s(]+)"),
+    "fw.components.end-of-life": re.compile(r"^(?P<component>\S+) \S+ (?:is on branch|\(branch)"),
+    # one finding per image, listing the binaries: the same problem while the list changes
+    **dict.fromkeys(("fw.binaries.no-nx", "fw.binaries.no-pie", "fw.binaries.no-relro", "fw.binaries.no-canary"),
+                    re.compile(r"^\d+ of \d+ (?P<kind>programs and libraries|executables) ")),
+}
+
+
+def stable_key(check_id: str, message: str) -> str:
+    """The per-check stable key read from a message ('' when the check has none): 'openssl|CVE-2014-0160'."""
+    pattern = _MESSAGE_KEYS.get(check_id)
+    match = pattern.match(message) if pattern else None
+    return "|".join(match.groups()) if match else ""
+
+
+def mask_versions(text: str) -> str:
+    return _VERSIONISH.sub("#", text)
+
+
 class Finding(Frozen):
     """One thing a check observed that counts against a requirement."""
 
@@ -114,13 +197,30 @@ class Finding(Frozen):
     basis: Literal["observed", "declared"] = "observed"
     fingerprint: str = Field(
         default="",
-        description="Stable id (check id + location + key); survives re-runs and new product versions.",
+        description="Exact id (check id + location + message): the same on every run of the same input.",
     )
+    key: str = Field(
+        default="",
+        description="Per-check stable key: what the finding is about, free of values that change between product "
+                    "versions (e.g. 'openssl|CVE-2014-0160'); set by checks that have one.",
+    )
+    stable_fingerprint: str = Field(
+        default="",
+        description="Carries over to the next product version: check id + key when there is one, else check id + "
+                    "location + message with version-like tokens masked. Diff and triage match by it.",
+    )
+    suppression: Suppression | None = Field(default=None, description="The triage decision on it, if any.")
 
     def model_post_init(self, __context: object) -> None:
         if not self.fingerprint:
             key = f"{self.check_id}|{self.location.kind}|{self.location.path}|{self.message}"
             object.__setattr__(self, "fingerprint", hashlib.sha256(key.encode()).hexdigest()[:16])
+        if not self.stable_fingerprint:
+            subject = self.key or stable_key(self.check_id, self.message)
+            text = (f"{self.check_id}|key|{subject}" if subject else
+                    f"{self.check_id}|{self.location.kind}|{mask_versions(self.location.path)}|"
+                    f"{mask_versions(self.message)}")
+            object.__setattr__(self, "stable_fingerprint", hashlib.sha256(text.encode()).hexdigest()[:16])
 
     def sort_key(self) -> tuple[int, str, str, int, str]:
         return (-self.severity.rank, self.check_id, self.location.path, self.location.line or 0, self.message)
@@ -175,6 +275,8 @@ class Verdict(Frozen):
     checks: tuple[str, ...] = Field(default=(), description="Check ids whose runs decided the verdict.")
     findings: tuple[str, ...] = Field(default=(), description="Fingerprints of the findings that failed it.")
     derived_from: tuple[str, ...] = Field(default=(), description="'framework:id' of rolled-up requirements.")
+    suppressed: tuple[str, ...] = Field(
+        default=(), description="Fingerprints of findings triage set aside (false positive, not affected).")
 
 
 class Target(Frozen):
@@ -272,11 +374,24 @@ class FrameworkSummary(Frozen):
     mandatory_failed: tuple[str, ...] = ()
 
 
+class TriageRecord(Frozen):
+    """That a triage file was applied, and what of it did not apply."""
+
+    source: str = Field(description="The triage file's name.")
+    sha256: str
+    as_of: dt.date = Field(description="The day expiry was judged against.")
+    decisions: int = Field(description="Decisions in the file.")
+    applied: int = Field(description="Findings an active decision applies to.")
+    expired: tuple[str, ...] = Field(default=(), description="Decisions past their expiry ('file:line: ...').")
+    unmatched: tuple[str, ...] = Field(default=(), description="Decisions that match no finding ('file:line: ...').")
+
+
 class Assessment(Frozen):
     """The single result object: every reporter is a pure function of it."""
 
-    schema_version: Literal["1.0", "1.1"] = Field(
-        default=ASSESSMENT_SCHEMA_VERSION, description="1.1 added hardening and components; a 1.0 file still loads.")
+    schema_version: Literal["1.0", "1.1", "1.2"] = Field(
+        default=ASSESSMENT_SCHEMA_VERSION,
+        description="1.1 added hardening and components, 1.2 triage; 1.0 and 1.1 files still load.")
     tool: ToolInfo
     target: Target
     generated_at: str = Field(description="The one time field (UTC, ISO 8601); everything else is deterministic.")
@@ -291,6 +406,7 @@ class Assessment(Frozen):
     findings: tuple[Finding, ...]
     verdicts: tuple[Verdict, ...]
     summary: tuple[FrameworkSummary, ...]
+    triage: TriageRecord | None = Field(default=None, description="The triage file applied, if any.")
 
     @property
     def mandatory_failed(self) -> bool:
