@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from iotcop.model import Component
 from iotcop.vulndb import VulnDB
-from iotcop.vulndb.match import _parse
+from iotcop.vulndb.match import _generic_key, _parse
+from iotcop.vulndb.nvd import split_cpe
 
 FEED = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "feeds" / "nvd-iot-sample.json"
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
@@ -51,7 +52,8 @@ def generate(path: Path, rows: int, per_product: int) -> int:
             matches.append((cve, "a", f"vendor{p}", f"product{p}", *row, 1,
                             f"cpe:2.3:a:vendor{p}:product{p}:*:*:*:*:*:*:*:*"))
         conn.executemany("INSERT INTO cve VALUES (?,?,?,?,?,?,?,?,?,?,?)", cves)
-        conn.executemany("INSERT INTO cpe_match VALUES (?,?,?,?,?,?,?,?,?,?,?)", matches)
+        conn.executemany("INSERT INTO cpe_match (cve_id, part, vendor, product, version_exact, start_incl, start_excl, "
+                         "end_incl, end_excl, vulnerable, criteria) VALUES (?,?,?,?,?,?,?,?,?,?,?)", matches)
     return products
 
 
@@ -82,7 +84,8 @@ def main() -> int:
         db = VulnDB.open(path)
         times, found = [], 0
         for _ in range(args.repeat):
-            _parse.cache_clear()  # cold version cache each round, as in a fresh process
+            for cache in (_parse, _generic_key, split_cpe):  # cold caches each round, as in a fresh process
+                cache.cache_clear()
             start = time.perf_counter()
             found = len(db.match(comps, NOW))
             times.append(time.perf_counter() - start)

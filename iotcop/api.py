@@ -19,6 +19,7 @@ from iotcop.knowledge.eol import EndOfLife, end_of_life
 from iotcop.knowledge.tokens import TokenFormats, token_formats
 from iotcop.model import NEEDS, Assessment, AssessmentTime, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
 from iotcop.runner import RunResult, Unavailable, run_checks
+from iotcop.vulndb.context import Context
 from iotcop.vulndb.facts import Vulnerabilities, collect_vulnerabilities
 
 Clock = Callable[[], dt.datetime]
@@ -78,7 +79,8 @@ def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Ca
         unavailable[EvidenceKind.FIRMWARE] = Unavailable(RunStatus.INCONCLUSIVE, facts.no_root_reason)
     bag.update(facts.facts())
     if facts.root is not None:  # the one lookup in the local vulnerability database
-        bag[Vulnerabilities] = collect_vulnerabilities(facts.components.components, now)
+        context = Context(busybox=facts.busybox, kernel=facts.kernel)  # what rules a version match out
+        bag[Vulnerabilities] = collect_vulnerabilities(facts.components.components, now, context=context)
     if declaration is None:
         unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
     else:

@@ -144,7 +144,7 @@ def _pango_status() -> Status:
     when WeasyPrint's import, which loads it, succeeds."""
     purpose = "text layout for PDF reports (WeasyPrint)"
     try:
-        import weasyprint  # noqa: F401  (loads Pango through cffi)
+        import weasyprint  # type: ignore[import-untyped]  # noqa: F401  (loads Pango through cffi)
     except (ImportError, OSError) as exc:
         return Status("pango", "library", False, "", f"missing: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
                       f"({exc})", purpose, False)

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from iotcop.errors import ImageError
 from iotcop.firmware.accounts import Accounts, collect_accounts
+from iotcop.firmware.busybox import BusyBoxApplets, BusyBoxScanner
 from iotcop.firmware.cache import cached_extract
 from iotcop.firmware.components import Components, ComponentScanner, collect_components
 from iotcop.firmware.content import PassStats, scan_content
@@ -59,6 +60,7 @@ class FirmwareFacts:
     secrets: Secrets = field(default_factory=Secrets)
     components: Components = field(default_factory=Components)
     kernel: KernelFacts = field(default_factory=KernelFacts)
+    busybox: BusyBoxApplets = field(default_factory=BusyBoxApplets)
     update: UpdateFacts = field(default_factory=UpdateFacts)
     content: PassStats | None = None  # what the one content pass read
     failures: dict[type, str] = field(default_factory=dict)  # facts whose collector raised: left out, noted
@@ -83,7 +85,8 @@ class FirmwareFacts:
         every: dict[type, object] = {
             Accounts: self.accounts, BootServices: self.boot, CredentialStores: self.stores, ElfFiles: self.elf,
             FileModes: self.modes, KeyMaterial: self.keys, WebHandlers: self.web, ServiceConfig: self.services,
-            Secrets: self.secrets, Components: self.components, KernelFacts: self.kernel, UpdateFacts: self.update}
+            Secrets: self.secrets, Components: self.components, KernelFacts: self.kernel, UpdateFacts: self.update,
+            BusyBoxApplets: self.busybox}
         return {kind: value for kind, value in every.items() if kind not in self.failures}
 
     @property
@@ -180,17 +183,19 @@ def _collect(facts: FirmwareFacts, root: FileSystem, image: Path) -> None:
     facts.stores = guarded(CredentialStores, partial(collect_credential_stores, root), CredentialStores())
     facts.modes = guarded(FileModes, partial(collect_file_modes, root), FileModes())
     elf, keys, web, found = ElfScanner(), KeyScanner(), WebHandlerScanner(), ComponentScanner()
-    kernel, update = KernelScanner(), UpdateScanner()
+    kernel, update, busybox = KernelScanner(), UpdateScanner(), BusyBoxScanner.for_tree(root)
     secrets = SecretScanner(default_credentials().passwords())
-    facts.content = scan_content(root, [elf, keys, web, secrets, found, kernel, update])
+    facts.content = scan_content(root, [elf, keys, web, secrets, found, kernel, update, busybox])
     for kind, scanner in ((ElfFiles, elf), (KeyMaterial, keys), (WebHandlers, web), (Secrets, secrets),
-                          (Components, found), (KernelFacts, kernel), (UpdateFacts, update)):
+                          (Components, found), (KernelFacts, kernel), (UpdateFacts, update),
+                          (BusyBoxApplets, busybox)):
         if (why := facts.content.failed.get(type(scanner).__name__)) is not None:
             facts.failures[kind] = why
     facts.elf = guarded(ElfFiles, elf.result, ElfFiles())
     facts.keys = guarded(KeyMaterial, keys.result, KeyMaterial())
     facts.web = guarded(WebHandlers, web.result, WebHandlers())
     facts.secrets = guarded(Secrets, secrets.result, Secrets())
+    facts.busybox = guarded(BusyBoxApplets, busybox.result, BusyBoxApplets())
     facts.components = guarded(Components, partial(collect_components, root, facts.elf, found.result()), Components())
     # the image's own bytes, outside the root file system: kernel, U-Boot and its environment, FIT images
     facts.kernel = guarded(KernelFacts, partial(collect_kernel, image, facts.extraction, kernel.result()),

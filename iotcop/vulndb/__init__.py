@@ -125,8 +125,9 @@ class VulnDB:
         return DBStatus(state="ok", reason=f"newest record {newest}", **base)
 
     def match(self, components: Sequence[Component], now: datetime | None = None,
-              allow_stale: bool = False) -> list[VulnMatch]:
-        """Known vulnerabilities of the components, sorted by component then id.
+              allow_stale: bool = False, include_not_affected: bool = False) -> list[VulnMatch]:
+        """Known vulnerabilities of the components, sorted by component then id; with ``include_not_affected``
+        also the version matches found not to apply (``VulnMatch.not_affected`` says why).
 
         Raises ``VulnDBUnavailable`` (reason for INCONCLUSIVE) when the database is missing, empty or, unless
         ``allow_stale``, stale."""
@@ -135,8 +136,9 @@ class VulnDB:
             raise VulnDBUnavailable(status.reason)
         conn = store.open_readonly(self.path)
         try:
-            matcher = Matcher(conn)
-            return [m for comp in components for m in matcher.match(comp)]
+            matcher = Matcher(conn, components)
+            return [m for comp in components for m in matcher.match(comp)
+                    if include_not_affected or m.not_affected is None]
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: vulnerability database unreadable ({exc})") from exc
         finally:

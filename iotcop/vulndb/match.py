@@ -4,7 +4,9 @@ Versions are compared with ``univers``: OpensslVersion for OpenSSL (1.0.1 < 1.0.
 GenericVersion for other CPE products, the ecosystem's own scheme for OSV (PyPI, Maven, npm, Debian, ...). A
 version that does not parse is never called vulnerable by a range. CPE names are split with the ``cpe`` package
 (``nvd.split_cpe``). Only criteria with ``vulnerable: true`` match; the platform side of NVD's AND
-configurations (``vulnerable: false``, "running on") is stored but not required.
+configurations ("running on/with") is judged against the other components (``configs``); a distribution package
+is judged by its distribution's records when the database has them (``distro``). A match found not to apply
+keeps its reason in ``not_affected``: it is reported as such, never silently dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,11 @@ from typing import Any
 import yaml
 from packageurl import PackageURL
 from univers import versions as uv
+from univers.debian import characters_order as debian_order
 
 from iotcop.model import Component
+from iotcop.vulndb import distro
+from iotcop.vulndb.configs import ABSENT, Platforms, inventory_of
 from iotcop.vulndb.nvd import split_cpe
 
 ALIASES_FILE = Path(__file__).parent.parent / "knowledge" / "data" / "cpe-aliases.yaml"
@@ -48,6 +54,8 @@ class VulnMatch:
     criterion: str  # the CPE criteria string or the OSV package and range
     reason: str  # "openssl 1.0.1f in [1.0.1, 1.0.1g)"
     aliases: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what else bears on it: the platform it needs, the distribution's backports
+    not_affected: str | None = None  # why the version match does not apply here (then reported, not a flaw)
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,36 @@ def _parse(scheme_name: str, text: str) -> uv.Version | None:
         return None
 
 
+_DIGITS = re.compile(r"(\D*)(\d*)")
+
+
+def _debian_part_key(part: str) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """A tuple that sorts as Debian's algorithm orders ``part`` (upstream or revision): (non-digit run as
+    character weights ended by the end-of-part weight, number) pairs, then an end pair. Later pairs always
+    start with a non-digit, so the end pair decides against them as Debian's end-of-string does."""
+    end = debian_order[""]
+    pairs = [((*(debian_order.get(c, 1000) for c in text), end), int(digits or 0))
+             for text, digits in _DIGITS.findall(part) if text or digits]
+    return (*(pairs or [((end,), 0)]), ((end,), 0))  # an empty part is as a zero: revision "" equals "0"
+
+
+@lru_cache(maxsize=500_000)
+def _generic_key(text: str) -> tuple[Any, ...] | None:
+    """The sort key of a generic version, computed once per distinct string (bounds repeat across rows):
+    comparing keys is a native tuple comparison, not univers' character-by-character loop."""
+    parsed = _parse("", text)
+    if parsed is None:
+        return None
+    v = parsed.value
+    return int(v.epoch), _debian_part_key(str(v.upstream)), _debian_part_key(str(v.revision or ""))
+
+
 def compare(scheme: type[uv.Version] | None, a: str, b: str) -> int | None:
     """-1/0/1 for a against b; falls back to the generic scheme for both; None when either does not parse."""
-    for s in (scheme, None) if scheme is not None else (None,):
+    if scheme is None:
+        ka, kb = _generic_key(a), _generic_key(b)
+        return None if ka is None or kb is None else -1 if ka < kb else 1 if kb < ka else 0
+    for s in (scheme, None):
         va, vb = parse_version(s, a), parse_version(s, b)
         if va is not None and vb is not None:
             try:
@@ -146,13 +181,18 @@ def component_keys(comp: Component, aliases: Aliases) -> tuple[set[tuple[str | N
 
 
 class Matcher:
-    """Matches components against one open database; caches the rows of each key it looked up."""
+    """Matches components against one open database; caches the rows of each key it looked up. ``inventory``
+    (every component of the image) decides the platform side of NVD's AND configurations."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, inventory: Sequence[Component] = ()) -> None:
         self.conn = conn
         conn.row_factory = sqlite3.Row
         self.aliases = self._aliases()
         self._rows: dict[tuple[str | None, str], list[sqlite3.Row]] = {}
+        keys = [component_keys(c, self.aliases)[:2] for c in inventory]
+        self.platforms = Platforms(conn, inventory_of(keys),
+                                   lambda version, row: in_range(version, row, cpe_scheme(row["product"])))
+        self.release = distro.os_release(inventory)
 
     def _aliases(self) -> Aliases:
         base = load_aliases()
@@ -163,8 +203,9 @@ class Matcher:
 
     def rows(self, key: tuple[str | None, str]) -> list[sqlite3.Row]:
         if key not in self._rows:
-            sql = ("SELECT m.*, c.cvss_score, c.cvss_version, c.cvss_vector, c.severity, c.kev, c.kev_added "
-                   "FROM cpe_match m JOIN cve c ON c.id = m.cve_id WHERE m.vulnerable = 1 AND ")
+            sql = ("SELECT m.*, n.config_operator, c.cvss_score, c.cvss_version, c.cvss_vector, c.severity, c.kev, "
+                   "c.kev_added FROM cpe_match m JOIN cve c ON c.id = m.cve_id LEFT JOIN cve_node n ON "
+                   "n.cve_id = m.cve_id AND n.config = m.config AND n.node = m.node WHERE m.vulnerable = 1 AND ")
             if key[0] is None:
                 self._rows[key] = self.conn.execute(sql + "m.product = ?", (key[1],)).fetchall()
             else:
@@ -179,16 +220,44 @@ class Matcher:
         found: dict[str, VulnMatch] = {}
         for key in sorted(keys, key=lambda k: (k[0] or "", k[1])):
             for row in self.rows(key):
-                if row["cve_id"] in found:
+                previous = found.get(row["cve_id"])
+                if previous is not None and previous.not_affected is None:
                     continue
                 why = in_range(version, row, cpe_scheme(row["product"]))
-                if why is not None:
-                    found[row["cve_id"]] = VulnMatch(
-                        label, row["cve_id"], "nvd", row["cvss_score"], row["cvss_version"], row["cvss_vector"],
-                        row["severity"], bool(row["kev"]), row["kev_added"], row["criteria"], f"{label} {why}")
+                if why is None:
+                    continue
+                m = VulnMatch(label, row["cve_id"], "nvd", row["cvss_score"], row["cvss_version"], row["cvss_vector"],
+                              row["severity"], bool(row["kev"]), row["kev_added"], row["criteria"], f"{label} {why}")
+                if (platform := self.platforms.judge(row)) is not None:
+                    m = replace(m, **({"not_affected": f"NVD lists it {platform.text}"} if platform.state == ABSENT
+                                      else {"notes": (f"NVD lists it {platform.text}",)}))
+                found[row["cve_id"]] = m
         for m in self.match_osv(comp, label):
-            found.setdefault(m.vuln_id, m)
-        return sorted(found.values(), key=lambda m: m.vuln_id)
+            if not set(m.aliases) & set(found):
+                found.setdefault(m.vuln_id, m)
+        return sorted(self.distribution(comp, found), key=lambda m: m.vuln_id)
+
+    def distribution(self, comp: Component, found: dict[str, VulnMatch]) -> list[VulnMatch]:
+        """The matches of a distribution package, judged by the distribution's records where there are some."""
+        pkg = distro.distro_package(comp, self.release)
+        if pkg is None:
+            return list(found.values())
+        judged = distro.verdicts(self.conn, pkg, lambda v, listed, ranges: osv_affected(
+            v, listed, ranges, uv.DebianVersion))
+        out = []
+        for m in found.values():
+            verdict = judged.get(m.vuln_id) or next((judged[a] for a in m.aliases if a in judged), None)
+            if m.source == "osv" and m.vuln_id in {v.record for v in judged.values()}:
+                out.append(m)  # the distribution's own record
+            elif verdict is not None and not verdict.affected:
+                out.append(replace(m, not_affected=verdict.text))
+            elif verdict is not None:
+                out.append(replace(m, notes=(*m.notes, verdict.text)))
+            elif distro.patched(pkg, comp.version):
+                out.append(replace(m, notes=(*m.notes, distro.backport_note(pkg))))
+            else:
+                out.append(m)
+        return out
 
     def match_osv(self, comp: Component, label: str) -> list[VulnMatch]:
         try:
@@ -202,12 +271,18 @@ class Matcher:
         version = str(purl.version or comp.version)
         scheme = OSV_SCHEMES.get(ecosystem)
         out = []
-        for row in self.conn.execute("SELECT * FROM osv WHERE ecosystem = ? AND name = ?", (ecosystem, name)):
+        sql, params = "SELECT * FROM osv WHERE ecosystem = ? AND name = ?", [ecosystem, name]
+        if ecosystem == "Debian":  # a Debian record judges only its own release's packages
+            pkg = distro.distro_package(comp, self.release)
+            if pkg is None or pkg.release is None:
+                return []
+            sql, params = sql + " AND release = ?", [*params, pkg.release]
+        for row in self.conn.execute(sql, params):
             why = osv_affected(version, json.loads(row["versions"]), json.loads(row["ranges"]), scheme)
             if why is not None:
                 out.append(VulnMatch(label, row["id"], "osv", None, None, row["severity_vector"], None, False, None,
                                      f"{ecosystem}/{name} {row['ranges']}", f"{label} {why}",
-                                     tuple(json.loads(row["aliases"]))))
+                                     tuple(sorted({*json.loads(row["aliases"]), *json.loads(row["upstream"])}))))
         return out
 
 

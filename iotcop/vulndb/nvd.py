@@ -2,13 +2,15 @@
 
 Only ``vulnerabilities[].cve`` is read: id, dates, the English description, CVSS metrics (v3.1, then v3.0,
 then v4.0, then v2; NVD's "Primary" score first), CISA KEV fields (``cisaExploitAdd``) and the CPE match
-criteria of every configuration node. CPE names are split with the ``cpe`` package; CVSS vectors are re-scored
-with the ``cvss`` package (the vector is the data; a score that disagrees with its vector is not trusted).
+criteria of every configuration node, with the configuration grouping (``Node``: NVD's AND configurations pair a
+vulnerable node with the platform it runs on or with). CPE names are split with the ``cpe`` package; CVSS vectors
+are re-scored with the ``cvss`` package (the vector is the data; a score that disagrees with its vector is not trusted).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cvss  # type: ignore[import-untyped]
@@ -29,6 +31,20 @@ class CpeRow:
     end_excl: str | None
     vulnerable: bool
     criteria: str
+    config: int = 0  # index of its configuration in the record
+    node: int = 0  # index of its node in that configuration
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a configuration: with ``config_operator`` AND, a vulnerable node counts only together with the
+    configuration's other nodes (the platform it runs on or with)."""
+
+    config: int
+    node: int
+    config_operator: str  # "AND" or "OR"
+    operator: str  # of the node's own criteria: "OR" (any) or "AND" (all)
+    negate: bool
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class CveRecord:
     cvss: Cvss | None
     kev_added: str | None
     matches: list[CpeRow] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
 
 
 def is_nvd_feed(doc: object) -> bool:
@@ -95,15 +112,20 @@ def parse_cve(cve: object) -> CveRecord | None:
     record = CveRecord(id=cve_id, published=_str(cve.get("published", ""), 40),
                        modified=_str(cve.get("lastModified", cve.get("published", "")), 40), summary=summary,
                        cvss=_cvss(cve.get("metrics")), kev_added=_opt_str(cve.get("cisaExploitAdd")))
-    for config in cve.get("configurations") or []:
-        for node in (config.get("nodes") or []) if isinstance(config, dict) else []:
-            for m in (node.get("cpeMatch") or []) if isinstance(node, dict) else []:
-                row = _cpe_row(m)
+    for c, config in enumerate(cve.get("configurations") or []):
+        config_op = _operator(config.get("operator")) if isinstance(config, dict) else "OR"
+        for n, node in enumerate((config.get("nodes") or []) if isinstance(config, dict) else []):
+            if not isinstance(node, dict):
+                continue
+            record.nodes.append(Node(c, n, config_op, _operator(node.get("operator")), node.get("negate") is True))
+            for m in node.get("cpeMatch") or []:
+                row = _cpe_row(m, c, n)
                 if row is not None and len(record.matches) < MAX_MATCHES_PER_CVE:
                     record.matches.append(row)
     return record
 
 
+@lru_cache(maxsize=65_536)
 def split_cpe(name: str) -> tuple[str, str, str, str, str] | None:
     """(part, vendor, product, version, update) of a CPE 2.3 formatted string, lower-case; None if invalid."""
     if not name.startswith("cpe:2.3:") or len(name) > 1000:
@@ -117,7 +139,11 @@ def split_cpe(name: str) -> tuple[str, str, str, str, str] | None:
     return values[0], values[1], values[2], values[3], values[4]
 
 
-def _cpe_row(m: object) -> CpeRow | None:
+def _operator(value: object) -> str:
+    return "AND" if value == "AND" else "OR"
+
+
+def _cpe_row(m: object, config: int = 0, node: int = 0) -> CpeRow | None:
     if not isinstance(m, dict) or not isinstance(m.get("criteria"), str):
         return None
     parts = split_cpe(m["criteria"])
@@ -131,7 +157,7 @@ def _cpe_row(m: object) -> CpeRow | None:
                   start_incl=_opt_str(m.get("versionStartIncluding")),
                   start_excl=_opt_str(m.get("versionStartExcluding")),
                   end_incl=_opt_str(m.get("versionEndIncluding")), end_excl=_opt_str(m.get("versionEndExcluding")),
-                  vulnerable=m.get("vulnerable") is not False, criteria=m["criteria"][:1000])
+                  vulnerable=m.get("vulnerable") is not False, criteria=m["criteria"][:1000], config=config, node=node)
 
 
 _METRICS = (("cvssMetricV31", "3.1"), ("cvssMetricV30", "3.0"), ("cvssMetricV40", "4.0"), ("cvssMetricV2", "2.0"))

@@ -1,6 +1,7 @@
 """OSV records (https://ossf.github.io/osv-schema/) → rows for the store; tolerant like the NVD parser.
 
-One row per ``affected[]`` package: its ecosystem and name, its ``ranges`` (type SEMVER, ECOSYSTEM or GIT with
+One row per ``affected[]`` package: its ecosystem (and release: ``Debian:12`` is ecosystem Debian, release 12) and
+name, the CVEs a distribution record is about, its ``ranges`` (type SEMVER, ECOSYSTEM or GIT with
 ``introduced``/``fixed``/``last_affected`` events, kept as JSON) and its explicit ``versions`` list.
 GIT ranges name commits, not versions: they are kept but never match a component version.
 """
@@ -27,6 +28,8 @@ class OsvRow:
     published: str
     modified: str
     severity_vector: str | None
+    release: str = ""  # the part after ':' of the ecosystem ("12" of "Debian:12"), "" when none
+    upstream: str = "[]"  # JSON list: the CVEs a distribution record is about (related, upstream, its own id)
 
 
 def is_osv_record(doc: object) -> bool:
@@ -66,6 +69,16 @@ def _ranges(value: object) -> list[dict[str, Any]]:
     return out
 
 
+def upstream_ids(doc: dict[str, Any]) -> list[str]:
+    """The CVE ids a record is about: its aliases, ``related`` and ``upstream`` (Debian's DSA/DLA records name their
+    CVEs there) and the CVE inside a DEBIAN-CVE-... id."""
+    ids = {*_strings(doc.get("aliases"), 100), *_strings(doc.get("related"), 500), *_strings(doc.get("upstream"), 500)}
+    own = str(doc.get("id", ""))
+    if own.startswith("DEBIAN-CVE-"):
+        ids.add(own.removeprefix("DEBIAN-"))
+    return sorted(i for i in ids if i.startswith("CVE-"))
+
+
 def parse_record(doc: object) -> list[OsvRow] | None:
     if not is_osv_record(doc):
         return None
@@ -88,6 +101,7 @@ def parse_record(doc: object) -> list[OsvRow] | None:
             continue
         rows.append(OsvRow(
             id=osv_id, ecosystem=pkg["ecosystem"].split(":")[0][:100], name=pkg["name"][:300],
+            release=pkg["ecosystem"].partition(":")[2][:100], upstream=json.dumps(upstream_ids(doc)),
             ranges=json.dumps(_ranges(aff.get("ranges"))), versions=json.dumps(_strings(aff.get("versions"))),
             aliases=json.dumps(_strings(doc.get("aliases"), 100)),
             summary=summary[:4000] if isinstance(summary, str) else "",

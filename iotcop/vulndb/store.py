@@ -19,7 +19,7 @@ from typing import Any
 from iotcop.errors import InputError
 from iotcop.vulndb import nvd, osv
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: configuration grouping of CPE criteria (cve_node), OSV releases and upstream CVEs
 MAX_FILE_BYTES = 1 << 30  # decompressed; the largest NVD yearly feed is ~250 MB
 MAX_ZIP_MEMBERS = 500_000
 
@@ -32,14 +32,17 @@ CREATE TABLE IF NOT EXISTS cve (
 CREATE TABLE IF NOT EXISTS cpe_match (
     cve_id TEXT NOT NULL, part TEXT NOT NULL, vendor TEXT NOT NULL, product TEXT NOT NULL, version_exact TEXT,
     start_incl TEXT, start_excl TEXT, end_incl TEXT, end_excl TEXT, vulnerable INTEGER NOT NULL,
-    criteria TEXT NOT NULL);
+    criteria TEXT NOT NULL, config INTEGER NOT NULL DEFAULT 0, node INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS cve_node (
+    cve_id TEXT NOT NULL, config INTEGER NOT NULL, node INTEGER NOT NULL, config_operator TEXT NOT NULL,
+    operator TEXT NOT NULL, negate INTEGER NOT NULL, PRIMARY KEY (cve_id, config, node));
 CREATE INDEX IF NOT EXISTS cpe_match_vp ON cpe_match (vendor, product);
 CREATE INDEX IF NOT EXISTS cpe_match_p ON cpe_match (product);
 CREATE INDEX IF NOT EXISTS cpe_match_cve ON cpe_match (cve_id);
 CREATE TABLE IF NOT EXISTS osv (
     id TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL, ranges TEXT NOT NULL, versions TEXT NOT NULL,
     aliases TEXT NOT NULL, summary TEXT NOT NULL, published TEXT NOT NULL, modified TEXT NOT NULL,
-    severity_vector TEXT, feed TEXT NOT NULL);
+    severity_vector TEXT, feed TEXT NOT NULL, release TEXT NOT NULL DEFAULT '', upstream TEXT NOT NULL DEFAULT '[]');
 CREATE INDEX IF NOT EXISTS osv_pkg ON osv (ecosystem, name);
 CREATE INDEX IF NOT EXISTS osv_id ON osv (id);
 CREATE TABLE IF NOT EXISTS aliases (
@@ -156,18 +159,21 @@ def write_feeds(conn: sqlite3.Connection, feeds: list[ParsedFeed], now_iso: str)
         for feed in feeds:
             for c in feed.cves:
                 conn.execute("DELETE FROM cpe_match WHERE cve_id = ?", (c.id,))
+                conn.execute("DELETE FROM cve_node WHERE cve_id = ?", (c.id,))
                 s = c.cvss
                 conn.execute("INSERT OR REPLACE INTO cve VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                              (c.id, c.published, c.modified, c.summary, s and s.version, s and s.score,
                               s and s.vector, s and s.severity, int(c.kev_added is not None), c.kev_added, feed.name))
-                conn.executemany("INSERT INTO cpe_match VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+                conn.executemany("INSERT INTO cpe_match VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
                     (c.id, m.part, m.vendor, m.product, m.version_exact, m.start_incl, m.start_excl, m.end_incl,
-                     m.end_excl, int(m.vulnerable), m.criteria) for m in c.matches])
+                     m.end_excl, int(m.vulnerable), m.criteria, m.config, m.node) for m in c.matches])
+                conn.executemany("INSERT OR REPLACE INTO cve_node VALUES (?,?,?,?,?,?)", [
+                    (c.id, n.config, n.node, n.config_operator, n.operator, int(n.negate)) for n in c.nodes])
             for osv_id in sorted({r.id for r in feed.osv_rows}):
                 conn.execute("DELETE FROM osv WHERE id = ?", (osv_id,))
-            conn.executemany("INSERT INTO osv VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+            conn.executemany("INSERT INTO osv VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
                 (r.id, r.ecosystem, r.name, r.ranges, r.versions, r.aliases, r.summary, r.published, r.modified,
-                 r.severity_vector, feed.name) for r in feed.osv_rows])
+                 r.severity_vector, feed.name, r.release, r.upstream) for r in feed.osv_rows])
             conn.execute("INSERT OR REPLACE INTO feeds VALUES (?,?,?,?,?)",
                          (feed.name, feed.kind, feed.records, feed.skipped, now_iso))
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_import', ?)", (now_iso,))

@@ -33,7 +33,9 @@ def known_vulnerability(components: Components, vulns: Vulnerabilities) -> Itera
     """A component version with a published vulnerability, matched against the local vulnerability database
     (NVD CPE configurations and OSV ranges, version bounds honoured), is a flaw attackers can look up: the
     product is not kept updated (5.3-8) and its vulnerabilities are not being fixed (5.2-3). Known-exploited
-    vulnerabilities (CISA KEV) are critical."""
+    vulnerabilities (CISA KEV) are critical. A match the image's own evidence rules out (a BusyBox applet not
+    compiled in, a kernel option not set, a distribution record saying the package is fixed, a platform the
+    image is not) is reported as INFO with that evidence, so a reader sees why it does not count."""
     if not components.components:
         raise NotApplicable("no software component was identified in the image")
     if vulns.unavailable is not None:
@@ -45,12 +47,24 @@ def known_vulnerability(components: Components, vulns: Vulnerabilities) -> Itera
         path = component.locations[0] if component and component.locations else "/"
         score = f"CVSS {m.cvss_version} {m.cvss_score}" if m.cvss_score is not None else "no CVSS score"
         exploited = f", known exploited (CISA KEV since {m.kev_added})" if m.kev else ""
+        notes = "".join(f" Note: {n}." for n in m.notes)
         yield spec_of(known_vulnerability).finding(
             severity=_severity(m.cvss_score, m.kev),
-            message=f"{m.component} is affected by {m.vuln_id} ({score}{exploited}): {m.reason}.",
+            message=f"{m.component} is affected by {m.vuln_id} ({score}{exploited}): {m.reason}.{notes}",
             location=Location.in_image(path),
             evidence=Evidence.of(f"{m.criterion}\n{component.evidence if component else ''}".strip(),
                                  f"version matched against the {m.source.upper()} record in {vulns.database}"))
+    for m in vulns.not_affected:
+        component = where.get(m.component)
+        path = component.locations[0] if component and component.locations else "/"
+        yield spec_of(known_vulnerability).finding(
+            severity=Severity.INFO,
+            message=f"{m.component} matches {m.vuln_id} by version ({m.reason}) but is not affected: "
+                    f"{m.not_affected}.",
+            location=Location.in_image(path),
+            evidence=Evidence.of(f"{m.criterion}\n{component.evidence if component else ''}".strip(),
+                                 "version match ruled out by the image's context (applets, kernel configuration, "
+                                 "distribution record or platform)"))
     if vulns.unversioned and not vulns.matches:
         raise CannotAssess(f"no known vulnerability matched, but {len(vulns.unversioned)} component(s) have no "
                            f"version to match: {', '.join(vulns.unversioned[:10])}")
