@@ -215,6 +215,8 @@ def assess_documents_cmd(
                                    "looked for there. Repeatable; only these hosts are contacted."),
     policy: list[str] = typer.Option([], "--policy", help="A disclosure policy: URL or file (HTML, PDF, text)."),
     security_txt: Path | None = typer.Option(None, "--security-txt", help="A security.txt file to judge offline."),
+    document: list[str] = typer.Option([], "--document", help="ROLE=URL_OR_FILE, ROLE one of support, statement, "
+                                       "privacy, guidance (repeatable)."),
     ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help="Trust this CA file instead of the system's."),
     output: Path = typer.Option(Path("out"), "--output", "-o", help="Directory for assessment.json."),
     declaration: Path | None = typer.Option(None, "--declaration", "-d", help="The manufacturer's declaration."),
@@ -226,16 +228,16 @@ def assess_documents_cmd(
     from iotcop.api import assess_documents
     from iotcop.catalogue import load_catalogue
     from iotcop.declaration import load_declaration
-    from iotcop.documents.facts import DocumentSources
+    from iotcop.documents.facts import DocumentSources, parse_documents
 
-    if not (site or policy or security_txt):
-        raise UsageError("give at least one of --site, --policy or --security-txt")
+    if not (site or policy or security_txt or document):
+        raise UsageError("give at least one of --site, --policy, --security-txt or --document")
     if security_txt is not None and not security_txt.is_file():
         raise UsageError(f"no such file: {security_txt}")
     chosen = _report_formats(reports)
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
-    sources = DocumentSources(tuple(site), tuple(policy), security_txt, ca_bundle)
+    sources = DocumentSources(tuple(site), tuple(policy), security_txt, ca_bundle, parse_documents(document))
     with err.status("reading the vendor's documents …", spinner="dots") if not quiet and fmt is Format.TABLE \
             else nullcontext():
         assessment = assess_documents(sources, decl, catalogue=catalogue)
