@@ -79,6 +79,16 @@ TOOLS: tuple[Tool, ...] = (
          required=False),
     Tool("pdftoppm", "poppler-utils", "turn PDF reports into PNG pages (tests)", ("-v",), required=False),
     Tool("pdftotext", "poppler-utils", "read the text of PDF reports (tests)", ("-v",), required=False),
+    Tool("nmap", "nmap", "live device: TCP port discovery (connect scan, XML output); an asyncio scanner otherwise",
+         ("--version",), required=False),
+    Tool("ssh-audit", "ssh-audit", "live device: SSH algorithms and host keys (JSON output)", ("-h",),
+         required=False),
+    Tool("sslyze", "sslyze", "live device: TLS versions, cipher suites and certificates (JSON output; AGPL, run "
+         "as a program from .venv-tools)", ("--help",), required=False, source="tools"),
+    Tool("busybox", "busybox", "the simulated devices' telnetd and httpd (tests)", ("--help",), required=False),
+    Tool("lighttpd", "lighttpd", "the simulated devices' web server (tests)", ("-v",), required=False),
+    Tool("snmpd", "snmpd", "the simulated devices' SNMP agent (tests)", ("-v",), required=False),
+    Tool("sshd", "openssh-server", "the hardened simulated device's SSH server (tests)", ("-V",), required=False),
 )
 
 LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "lz4", "zstandard", "python-magic",
@@ -86,8 +96,21 @@ LIBRARIES: tuple[str, ...] = ("pydantic", "PyYAML", "typer", "rich", "unblob", "
                                "weasyprint", "sectxt", "pypdf", "rfc8785", "cairosvg")
 
 
+def tools_bin() -> Path:
+    """Where the separately installed tools live (``scripts/setup.sh``: .venv-tools beside the checkout), or
+    ``$IOTCOP_TOOLS_BIN``."""
+    import os
+
+    given = os.environ.get("IOTCOP_TOOLS_BIN")
+    return Path(given) if given else Path(__file__).resolve().parents[1] / ".venv-tools" / "bin"
+
+
 def find_program(tool: Tool) -> str | None:
-    """Python tools live beside the interpreter (the venv's bin), which need not be on PATH."""
+    """Python tools live beside the interpreter (the venv's bin), which need not be on PATH; programs iotcop
+    must not import (licence) live in their own environment (``tools_bin``)."""
+    if tool.source == "tools":
+        candidate = tools_bin() / tool.program
+        return str(candidate) if candidate.is_file() else shutil.which(tool.program)
     if tool.source == "python":
         candidate = Path(sys.executable).parent / tool.program
         if candidate.is_file():
@@ -122,7 +145,8 @@ def diagnose() -> list[Status]:
     for tool in TOOLS:
         path = find_program(tool)
         version = _version_of(path, tool.version_args) if path else ""
-        install = "apt-get install" if tool.source == "debian" else ".venv/bin/pip install"
+        install = {"debian": "apt-get install", "tools": "scripts/setup.sh installs"}.get(
+            tool.source, ".venv/bin/pip install")
         detail = path or f"missing: {install} {tool.package}"
         out.append(Status(tool.program, "program", path is not None, version, detail, tool.purpose, tool.required))
     for lib in LIBRARIES:

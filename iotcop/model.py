@@ -361,6 +361,34 @@ class Component(Frozen):
     cpe: str | None = Field(default=None, description="CPE 2.3 name for vulnerability matching.")
 
 
+class NetworkService(Frozen):
+    """A service found listening on the live device, and what it is."""
+
+    host: str
+    port: int = Field(ge=0, le=65535)
+    transport: Literal["tcp", "udp"]
+    name: str = Field(description="What speaks there: 'ssh', 'telnet', 'http', 'https', 'mqtt', 'snmp', ... or "
+                                  "'unknown'.")
+    product: str | None = Field(default=None, description="Software named by its banner: 'dropbear', 'lighttpd'.")
+    version: str | None = None
+    tls: bool = False
+    banner: str = Field(default="", max_length=500, description="The first bytes it sent (printable, cut).")
+    method: str = Field(default="", description="How it was identified: 'banner', 'TLS handshake', 'nmap -sV'.")
+
+
+class Connection(Frozen):
+    """One connection (or UDP exchange) iotcop made to the device: the audit log of a live assessment.
+    Times make a device assessment non-deterministic by nature; they are relative to its start."""
+
+    host: str
+    port: int = Field(ge=0, le=65535)
+    transport: Literal["tcp", "udp"]
+    probe: str = Field(description="Which part of iotcop made it: 'discovery', 'telnet', 'credentials', ...")
+    at: float = Field(ge=0, description="Seconds after the assessment started.")
+    seconds: float = Field(ge=0)
+    outcome: str = Field(description="'ok', 'refused', 'timeout', 'reset', or the error.")
+
+
 class Counts(Frozen):
     PASS: int = 0
     FAIL: int = 0
@@ -391,7 +419,8 @@ class Assessment(Frozen):
 
     schema_version: Literal["1.0", "1.1", "1.2"] = Field(
         default=ASSESSMENT_SCHEMA_VERSION,
-        description="1.1 added hardening and components, 1.2 triage; 1.0 and 1.1 files still load.")
+        description="1.1 added hardening and components, 1.2 triage and the live device's services and "
+                    "connections; 1.0 and 1.1 files still load.")
     tool: ToolInfo
     target: Target
     generated_at: str = Field(description="The one time field (UTC, ISO 8601); everything else is deterministic.")
@@ -402,6 +431,9 @@ class Assessment(Frozen):
     hardening: HardeningSummary | None = Field(default=None, description="None when no binary was analysed.")
     components: tuple[Component, ...] = Field(default=(), description="Software components identified, sorted.")
     notes: tuple[str, ...] = Field(default=(), description="Problems met while gathering facts.")
+    services: tuple[NetworkService, ...] = Field(default=(), description="Services found on the live device.")
+    connections: tuple[Connection, ...] = Field(
+        default=(), description="Audit log: every connection made to the live device, in order.")
     check_runs: tuple[CheckRun, ...]
     findings: tuple[Finding, ...]
     verdicts: tuple[Verdict, ...]

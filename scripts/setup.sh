@@ -41,4 +41,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".$extra"
   echo "$want" > "$stamp"
 fi
+# Tools iotcop runs as separate programs, never imports: sslyze (AGPL-3.0; it also pins its own cryptography)
+# lives in its own environment, .venv-tools, and iotcop reads its JSON output
+tools_want="$(sha256sum scripts/tool-requirements.txt | cut -d' ' -f1)"
+if [ ! -f .venv-tools/.installed ] || [ "$(cat .venv-tools/.installed)" != "$tools_want" ]; then
+  [ -x .venv-tools/bin/python ] || "$python" -m venv .venv-tools
+  .venv-tools/bin/python -m pip install -q -r scripts/tool-requirements.txt
+  echo "$tools_want" > .venv-tools/.installed
+fi
 echo "setup: ready (.venv/bin/iotcop)"

@@ -32,3 +32,10 @@ def test_required_tools_are_found_on_this_machine() -> None:
     """The set-up command installed them: a required tool missing here is a set-up bug."""
     missing = [s.name for s in diagnose() if s.required and not s.found]
     assert missing == []
+
+
+def test_every_separate_tool_is_pinned_in_the_tool_requirements() -> None:
+    """Programs iotcop must not import (sslyze, AGPL) come from .venv-tools, pinned in scripts/tool-requirements.txt."""
+    pinned = (REPO / "scripts" / "tool-requirements.txt").read_text()
+    assert all(f"{t.package}==" in pinned for t in TOOLS if t.source == "tools")
+    assert any(t.source == "tools" for t in TOOLS)

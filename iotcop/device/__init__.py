@@ -1,0 +1,1 @@
+"""The live device: scope, connections (every one through ``net.Network``), discovery, protocol probes."""

@@ -1,0 +1,51 @@
+"""What a live assessment is asked to do, and the facts every probe family shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from iotcop.device.net import NetLimits
+from iotcop.knowledge.credentials import Credential
+from iotcop.model import NetworkService
+
+#: The TCP ports consumer IoT products expose (scanned by default; ``--all-ports`` scans 1-65535).
+IOT_TCP_PORTS: tuple[int, ...] = (
+    21, 22, 23, 25, 53, 80, 81, 82, 88, 110, 111, 139, 143, 443, 445, 502, 554, 631, 1080, 1883, 1900, 1935, 2000,
+    2323, 3000, 3306, 3389, 4433, 4443, 4567, 5000, 5001, 5353, 5431, 5555, 5683, 6000, 6379, 6668, 7000, 7547,
+    8000, 8001, 8008, 8080, 8081, 8088, 8089, 8181, 8443, 8554, 8800, 8883, 8888, 9000, 9090, 9100, 9443, 9999,
+    10000, 10554, 12345, 20000, 37777, 49152, 49153, 50000, 55443, 60001)
+#: UDP services IoT products expose: SNMP, SSDP, mDNS, CoAP, TFTP, NTP (each probed with its own payload).
+IOT_UDP_PORTS: tuple[int, ...] = (69, 123, 161, 1900, 5353, 5683)
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    tcp_ports: tuple[int, ...] = IOT_TCP_PORTS
+    udp_ports: tuple[int, ...] = IOT_UDP_PORTS
+    limits: NetLimits = field(default_factory=NetLimits)
+    credentials: tuple[Credential, ...] = ()  # tried in order; empty: the shipped lists (Mirai + vendor defaults)
+    credential_limit: int = 60  # per service
+    bruteforce_attempts: int = 20  # per authenticating service; 0 skips the measurement
+    destructive: bool = False  # probes that change the device's state (UPnP AddPortMapping, ...): off by default
+    input_probes: bool = True  # oversized values, format strings, injection canaries (non-destructive, bounded)
+    use_nmap: bool = True  # nmap when installed; the asyncio scanner otherwise
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What listens on the device (the fact every probe family starts from)."""
+
+    hosts: tuple[str, ...]
+    services: tuple[NetworkService, ...] = ()
+    scanned_tcp: int = 0  # ports scanned per host
+    scanned_udp: int = 0
+    method: str = ""  # 'nmap 7.93 (connect scan)' or 'asyncio connect scan'
+    notes: tuple[str, ...] = ()
+
+    def of(self, *names: str) -> list[NetworkService]:
+        return [s for s in self.services if s.name in names]
+
+
+def named(services: Sequence[NetworkService], *names: str) -> list[NetworkService]:
+    return [s for s in services if s.name in names]
