@@ -152,7 +152,7 @@ async def measure_bruteforce(auth: Authenticator, attempts: int = 20, *, slowdow
                                          "a random password was accepted: the service does not authenticate")
         if outcome.result is Result.LOCKED:
             return BruteForceMeasurement(auth.service, len(results), Defence.RATE_LIMIT, tuple(timings),
-                                         tuple(results), f"after {len(results)} failures: {outcome.detail}")
+                                         tuple(results), f"after {len(results) - 1} failures: {outcome.detail}")
     judged = [t for t, r in zip(timings, results, strict=True) if r is Result.REJECTED]
     dropped = results.count(Result.DISCONNECTED)
     if results.count(Result.ERROR) * 2 > len(results):

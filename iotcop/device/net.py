@@ -120,13 +120,16 @@ class Network:
 
         async with self.connection(host, port, probe, "udp") as attempt:
             transport, _ = await loop.create_datagram_endpoint(_Proto, remote_addr=(host, port))
+            refused = False
             try:
                 transport.sendto(payload)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(done), timeout or self.limits.timeout)
+            except ConnectionRefusedError:  # ICMP port unreachable: nothing listens there
+                refused = True
             finally:
                 transport.close()
-            attempt.outcome = "ok" if replies else "no answer"
+            attempt.outcome = "ok" if replies else "refused" if refused else "no answer"
         return replies
 
     def tool_run(self, host: str, port: int, probe: str, seconds: float, outcome: str) -> None:
