@@ -49,6 +49,7 @@ def known_vulnerability(components: Components, vulns: Vulnerabilities) -> Itera
         exploited = f", known exploited (CISA KEV since {m.kev_added})" if m.kev else ""
         notes = "".join(f" Note: {n}." for n in m.notes)
         yield spec_of(known_vulnerability).finding(
+            key=f"{m.component.split()[0]}|{m.vuln_id}",  # the same CVE in the next version's component
             severity=_severity(m.cvss_score, m.kev),
             message=f"{m.component} is affected by {m.vuln_id} ({score}{exploited}): {m.reason}.{notes}",
             location=Location.in_image(path),
@@ -58,6 +59,7 @@ def known_vulnerability(components: Components, vulns: Vulnerabilities) -> Itera
         component = where.get(m.component)
         path = component.locations[0] if component and component.locations else "/"
         yield spec_of(known_vulnerability).finding(
+            key=f"{m.component.split()[0]}|{m.vuln_id}|not-affected",
             severity=Severity.INFO,
             message=f"{m.component} matches {m.vuln_id} by version ({m.reason}) but is not affected: "
                     f"{m.not_affected}.",
@@ -95,12 +97,12 @@ def end_of_life(components: Components, eol: EndOfLife, now: AssessmentTime) -> 
         evidence = Evidence.of(c.evidence or f"{c.name} {c.version}", f"release branch looked up in: {verdict.why}")
         if verdict.ended is not None and verdict.ended > today:
             yield spec_of(end_of_life).finding(
-                severity=Severity.INFO, location=where, evidence=evidence,
+                key=f"{c.name}|ending", severity=Severity.INFO, location=where, evidence=evidence,
                 message=f"{c.name} {c.version} (branch {verdict.branch}) reaches the end of upstream support on "
                         f"{verdict.ended.isoformat()}.")
             continue
         since = f"since {verdict.ended.isoformat()}" if verdict.ended else "(an older or superseded branch)"
         yield spec_of(end_of_life).finding(
-            location=where, evidence=evidence,
+            key=c.name, location=where, evidence=evidence,
             message=f"{c.name} {c.version} is on branch {verdict.branch}, out of upstream support {since}: it gets "
                     "no security fixes.")
