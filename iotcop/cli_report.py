@@ -79,6 +79,9 @@ def write_reports(assessment: Assessment, formats: list[ReportFormat], output: P
             failed.append(f"{fmt.name}: cannot write {output / fmt.filename}: {exc.strerror or exc}")
         except ImportError as exc:
             failed.append(f"{fmt.name}: a library it needs is missing ({exc}); run `iotcop doctor`")
+        except Exception as exc:  # a renderer's bug must not cost the other formats (or a traceback)
+            failed.append(f"{fmt.name}: the renderer failed ({type(exc).__name__}: {exc}); this is a bug in "
+                          "iotcop, please report it with the assessment")
     if failed:
         raise InputError("; ".join(failed) + (f" (written: {', '.join(p.name for p in written)})" if written else ""))
     return written

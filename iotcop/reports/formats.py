@@ -41,7 +41,8 @@ FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
     ReportFormat("junit", "junit.xml", "iotcop.reports.junit:render_junit",
                  "JUnit XML: each requirement a test case"),
     ReportFormat("md", "summary.md", "iotcop.reports.markdown:render_markdown", "Markdown summary for pull requests"),
-    ReportFormat("vex", "vex.cdx.json", "iotcop.reports.vex:render_vex", "CycloneDX VEX of the vulnerability findings"),
+    ReportFormat("vex", "vex.cdx.json", "iotcop.reports.formats:render_vex_report",
+                 "CycloneDX VEX of the vulnerability findings"),
     ReportFormat("label", "label.svg", "iotcop.reports.label:render_label_svg", "consumer label (SVG)"),
     ReportFormat("label-png", "label.png", "iotcop.reports.label:render_label_png", "consumer label (PNG)"),
 )}
@@ -57,6 +58,12 @@ def render_sbom_report(assessment: Assessment, catalogue: Catalogue) -> bytes:
     from iotcop.reports.sbom import render_sbom
 
     return render_sbom(assessment)
+
+
+def render_vex_report(assessment: Assessment, catalogue: Catalogue) -> bytes:
+    from iotcop.reports.vex import render_vex
+
+    return render_vex(assessment)
 
 
 def parse_formats(text: str | Iterable[str]) -> list[ReportFormat]:

@@ -10,6 +10,7 @@ of the page.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from iotcop.catalogue import Catalogue
@@ -20,6 +21,8 @@ from iotcop.reports.html import render_printable_html
 def render_pdf(assessment: Assessment, catalogue: Catalogue) -> bytes:
     from weasyprint import HTML  # type: ignore[import-untyped]  # lazy: see the module docstring
 
+    # the screen-only CSS (phone layout, scroll boxes) is what WeasyPrint warns about: not the user's concern
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     page = render_printable_html(assessment, catalogue)
     document = HTML(string=page.decode("utf-8"), base_url=None, url_fetcher=_refusing_fetcher())
     identifier = hashlib.sha256(page).hexdigest()[:32].encode()

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
-from vendorsite import VendorSite  # noqa: E402
+from vendorsite import VendorSite
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ class Page:
 class _Handler(http.server.BaseHTTPRequestHandler):
     site: VendorSite
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.site.requests.append(f"{self.server.scheme}://{self.headers.get('Host')}{self.path}")  # type: ignore[attr-defined]
         page = self.site.pages.get(self.path)
         if page is None:
