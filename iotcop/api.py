@@ -1,16 +1,27 @@
-"""The public operations: assess an input and get one ``Assessment`` back."""
+"""The public operations: assess an input (an image, the vendor's documents, the live device, or all of them
+as one product) and get one ``Assessment`` back.
+
+Each kind of evidence is gathered into an ``Evidence`` bag (facts by type, plus what the assessment reports
+about the input: extraction log, components, services, audit log); the bags of one product are merged and
+judged once, so a product assessment is one set of check runs and one verdict per requirement.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from iotcop._version import __version__
 from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
 from iotcop.documents.facts import DocumentSources, VendorDocuments, collect_documents
+from iotcop.documents.privacy import GuidanceFacts, PrivacyFacts, collect_guidance, collect_privacy
+from iotcop.documents.statement import StatementFacts, collect_statement
+from iotcop.documents.support import SupportPeriodFacts, collect_support_period
 from iotcop.evaluation import evaluate, summarise
 from iotcop.firmware.extract import Limits
 from iotcop.firmware.facts import FirmwareFacts, collect_firmware
@@ -23,10 +34,23 @@ from iotcop.vulndb.context import Context
 from iotcop.vulndb.facts import Vulnerabilities, collect_vulnerabilities
 
 Clock = Callable[[], dt.datetime]
+Adjust = Callable[[RunResult], RunResult]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Evidence:
+    """What one kind of input contributed: facts for the checks, fields for the assessment, notes."""
+
+    kind: EvidenceKind
+    facts: dict[type, object] = field(default_factory=dict)
+    unusable: str = ""  # why this input gave no usable facts (its checks become INCONCLUSIVE with it)
+    fields: dict[str, Any] = field(default_factory=dict)  # Assessment fields: extraction, components, services...
+    notes: list[str] = field(default_factory=list)
+    adjust: list[Adjust] = field(default_factory=list)  # run-result corrections (partial extraction)
 
 
 def assess_firmware(
@@ -44,11 +68,30 @@ def assess_firmware(
     gives INCONCLUSIVE verdicts with the reason.
     """
     catalogue = catalogue or load_catalogue()
+    now = clock()
     facts = collect_firmware(image, limits, use_cache=use_cache)
     try:
-        return _assess(facts, declaration, catalogue, clock)
+        evidence = firmware_evidence(facts, now)
+        target = Target(kind="firmware", name=facts.identity.name, sha256=facts.identity.sha256,
+                        size=facts.identity.size)
+        return judge([evidence], declaration, catalogue, now, target)
     finally:
         facts.close()
+
+
+def firmware_evidence(facts: FirmwareFacts, now: dt.datetime) -> Evidence:
+    evidence = Evidence(EvidenceKind.FIRMWARE, facts.facts())
+    if facts.root is None:
+        evidence.unusable = facts.no_root_reason
+    else:  # the one lookup in the local vulnerability database
+        context = Context(busybox=facts.busybox, kernel=facts.kernel)  # what rules a version match out
+        evidence.facts[Vulnerabilities] = collect_vulnerabilities(facts.components.components, now, context=context)
+    evidence.fields = {"extraction": tuple(facts.extraction.steps), "filesystems": facts.filesystem_info(),
+                       "hardening": facts.hardening_summary(), "components": facts.components.components}
+    evidence.notes = ([facts.no_root_reason] if facts.root is None else []) + [
+        *facts.extraction.notes, *facts.accounts.problems, *facts.notes]
+    evidence.adjust.append(lambda result: _partial_extraction(result, facts))
+    return evidence
 
 
 def _partial_extraction(result: RunResult, facts: FirmwareFacts) -> RunResult:
@@ -65,53 +108,6 @@ def _partial_extraction(result: RunResult, facts: FirmwareFacts) -> RunResult:
     return RunResult(runs, result.findings)
 
 
-def _assess(facts: FirmwareFacts, declaration: Declaration | None, catalogue: Catalogue, clock: Clock) -> Assessment:
-    now = clock()
-    bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials(),
-                               AssessmentTime: AssessmentTime(at=now), TokenFormats: token_formats(),
-                               EndOfLife: end_of_life()}
-    unavailable = {
-        EvidenceKind.NETWORK: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.NETWORK]),
-        EvidenceKind.DOCUMENT: Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DOCUMENT]),
-    }
-    inputs = [EvidenceKind.FIRMWARE]
-    if facts.root is None:
-        unavailable[EvidenceKind.FIRMWARE] = Unavailable(RunStatus.INCONCLUSIVE, facts.no_root_reason)
-    bag.update(facts.facts())
-    if facts.root is not None:  # the one lookup in the local vulnerability database
-        context = Context(busybox=facts.busybox, kernel=facts.kernel)  # what rules a version match out
-        bag[Vulnerabilities] = collect_vulnerabilities(facts.components.components, now, context=context)
-    if declaration is None:
-        unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
-    else:
-        bag[Declaration] = declaration
-        inputs.append(EvidenceKind.DECLARATION)
-    result = _partial_extraction(run_checks(REGISTRY, bag, unavailable), facts)
-    verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
-    product = declaration.product if declaration else None
-    notes = [*facts.extraction.notes, *facts.accounts.problems, *facts.notes]
-    if facts.root is None:
-        notes.insert(0, facts.no_root_reason)
-    return Assessment(
-        tool=ToolInfo(version=__version__),
-        target=Target(kind="firmware", name=facts.identity.name, sha256=facts.identity.sha256,
-                      size=facts.identity.size, product=product.name if product else None,
-                      version=product.firmware_version if product else None),
-        generated_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        inputs=tuple(inputs),
-        catalogues=catalogue.refs(),
-        extraction=tuple(facts.extraction.steps),
-        filesystems=facts.filesystem_info(),
-        hardening=facts.hardening_summary(),
-        components=facts.components.components,
-        notes=tuple(notes),
-        check_runs=result.runs,
-        findings=result.findings,
-        verdicts=verdicts,
-        summary=summarise(catalogue, verdicts),
-    )
-
-
 def assess_documents(
     sources: DocumentSources,
     declaration: Declaration | None = None,
@@ -119,35 +115,62 @@ def assess_documents(
     catalogue: Catalogue | None = None,
     clock: Clock = _now,
 ) -> Assessment:
-    """Assess the vendor's published documents (security.txt, disclosure policy), optionally with the
-    declaration. Contacts only the sites and URLs in ``sources``; a fetch that fails is a reason, not an error."""
+    """Assess the vendor's published documents (security.txt, disclosure policy, documents by role),
+    optionally with the declaration. Contacts only the sites and URLs in ``sources``; a fetch that fails is a
+    reason, not an error."""
     catalogue = catalogue or load_catalogue()
     now = clock()
+    name = (sources.sites or sources.policies or tuple(s for _, s in sources.documents)
+            or (str(sources.security_txt),))[0]
+    return judge([document_evidence(sources)], declaration, catalogue, now, Target(kind="product", name=name))
+
+
+def document_evidence(sources: DocumentSources) -> Evidence:
     docs = collect_documents(sources)
-    bag: dict[type, object] = {Catalogue: catalogue, AssessmentTime: AssessmentTime(at=now), VendorDocuments: docs}
-    unavailable = {kind: Unavailable(RunStatus.NOT_RUN, NEEDS[kind])
-                   for kind in (EvidenceKind.FIRMWARE, EvidenceKind.NETWORK)}
-    inputs = [EvidenceKind.DOCUMENT]
-    if declaration is None:
-        unavailable[EvidenceKind.DECLARATION] = Unavailable(RunStatus.NOT_RUN, NEEDS[EvidenceKind.DECLARATION])
-    else:
+    notes = [*docs.not_fetched, *(f"{r.url}: {r.error}" for r in docs.requests if r.error)]
+    notes += [f"{d.role} document {d.source}: {d.error}" for d in docs.documents if d.error]
+    return Evidence(EvidenceKind.DOCUMENT, {VendorDocuments: docs, **_document_facts(docs)}, notes=notes)
+
+
+def _document_facts(docs: VendorDocuments) -> dict[type, object]:
+    """Facts read from the documents by role: support period, PSTI statement, privacy information, guidance."""
+    return {SupportPeriodFacts: collect_support_period(docs), StatementFacts: collect_statement(docs),
+            PrivacyFacts: collect_privacy(docs), GuidanceFacts: collect_guidance(docs)}
+
+
+def judge(gathered: list[Evidence], declaration: Declaration | None, catalogue: Catalogue, now: dt.datetime,
+          target: Target) -> Assessment:
+    """Run every check on the merged evidence and evaluate the catalogue: one assessment."""
+    bag: dict[type, object] = {Catalogue: catalogue, DefaultCredentials: default_credentials(),
+                               AssessmentTime: AssessmentTime(at=now), TokenFormats: token_formats(),
+                               EndOfLife: end_of_life()}
+    unavailable = {kind: Unavailable(RunStatus.NOT_RUN, NEEDS[kind]) for kind in EvidenceKind}
+    inputs: list[EvidenceKind] = []
+    fields: dict[str, Any] = {}
+    notes: list[str] = []
+    for evidence in gathered:
+        bag.update(evidence.facts)
+        unavailable.pop(evidence.kind, None)
+        if evidence.unusable:
+            unavailable[evidence.kind] = Unavailable(RunStatus.INCONCLUSIVE, evidence.unusable)
+        inputs.append(evidence.kind)
+        fields.update(evidence.fields)
+        notes.extend(evidence.notes)
+    if declaration is not None:
         bag[Declaration] = declaration
+        unavailable.pop(EvidenceKind.DECLARATION, None)
         inputs.append(EvidenceKind.DECLARATION)
     result = run_checks(REGISTRY, bag, unavailable)
+    for evidence in gathered:
+        for adjust in evidence.adjust:
+            result = adjust(result)
     verdicts = evaluate(catalogue, result.runs, result.findings, declaration)
     product = declaration.product if declaration else None
-    name = (sources.sites or sources.policies or (str(sources.security_txt),))[0]
-    notes = [*docs.not_fetched, *(f"{r.url}: {r.error}" for r in docs.requests if r.error)]
+    if product is not None:
+        target = target.model_copy(update={"product": product.name, "version": product.firmware_version})
     return Assessment(
-        tool=ToolInfo(version=__version__),
-        target=Target(kind="product", name=name, product=product.name if product else None,
-                      version=product.firmware_version if product else None),
+        tool=ToolInfo(version=__version__), target=target,
         generated_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        inputs=tuple(inputs),
-        catalogues=catalogue.refs(),
-        notes=tuple(notes),
-        check_runs=result.runs,
-        findings=result.findings,
-        verdicts=verdicts,
-        summary=summarise(catalogue, verdicts),
-    )
+        inputs=tuple(dict.fromkeys(inputs)), catalogues=catalogue.refs(), notes=tuple(notes),
+        check_runs=result.runs, findings=result.findings, verdicts=verdicts,
+        summary=summarise(catalogue, verdicts), **fields)

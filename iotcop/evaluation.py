@@ -155,7 +155,9 @@ def _missing(req: Requirement, runs: list[CheckRun], by_check: dict[str, CheckRu
         reasons.append(NEEDS[EvidenceKind.DECLARATION])
     elif not req.evidenced_by:
         reasons.extend(NEEDS[k] for k in kinds)
-    return "; ".join(dict.fromkeys(reasons))
+    if not reasons:  # its checks never ran: their kind of evidence was not supplied
+        reasons.extend(NEEDS[k] for k in req.evidence_kinds if k is not EvidenceKind.DECLARATION)
+    return "; ".join(dict.fromkeys(reasons)) or "nothing could establish it"
 
 
 _PRECEDENCE = (Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.PASS)

@@ -111,7 +111,7 @@ class Registry:
 
 def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.decl import consistency, ics
-    from iotcop.checks.doc import disclosure, securitytxt
+    from iotcop.checks.doc import disclosure, guidance, privacy, securitytxt, statement, support
     from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services, update
     from iotcop.checks.fw import input as web_input
 
@@ -169,6 +169,27 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         securitytxt.invalid,
         disclosure.no_policy,
         disclosure.no_timelines,
+        support.missing,
+        support.vague,
+        support.expired,
+        support.differs_from_declaration,
+        support.outlives_components,
+        support.no_non_updatable_rationale,
+        statement.missing_element,
+        statement.no_support_period,
+        statement.contradiction,
+        privacy.missing,
+        privacy.incomplete,
+        privacy.consent_undocumented,
+        privacy.no_consent_withdrawal,
+        privacy.no_telemetry_information,
+        guidance.no_instructions,
+        guidance.no_factory_reset,
+        guidance.no_service_data_deletion,
+        guidance.no_confirmation,
+        guidance.no_secure_setup_guide,
+        guidance.no_setup_check_guide,
+        guidance.no_change_instructions,
         ics.missing_justification,
         consistency.contradiction,
     )

@@ -55,6 +55,7 @@ PSTI_DERIVED = {
     "sch1-1": ("en303645:5.1-1", "en303645:5.1-2"),
     "sch1-2": ("en303645:5.2-1",),
     "sch1-3": ("en303645:5.3-13",),
+    "soc-1": (),  # the statement of compliance is judged directly, from the statement itself
 }
 
 
@@ -144,7 +145,8 @@ def test_en_reclassified_provisions_explain_themselves() -> None:
 
 def test_en_built_checks() -> None:
     """Which built checks can PASS a provision (evidenced_by) is a deliberate list: only where the image
-    alone can show the provision is met. Elsewhere checks can only FAIL it (refuted_by)."""
+    alone can show the provision is met, or where the published document is the thing required. Elsewhere
+    checks can only FAIL it (refuted_by)."""
     built = {i: set(r.evidenced_by) for i, r in requirements("en303645").items() if r.evidenced_by}
     assert built == {
         "4-1": {"decl.ics.missing-justification"},
@@ -152,13 +154,20 @@ def test_en_built_checks() -> None:
                   "fw.credentials.static-password-hash"},
         "5.4-3": {"fw.keys.private-key", "fw.secrets.cloud-token", "fw.secrets.hardcoded-credential"},
         "5.4-4": {"fw.keys.private-key", "fw.keys.shared-host-key"},
-        # the vendor's published policy is the evidence itself: found and complete → met
+        # where the vendor's published document is the evidence itself: found and complete → met
         "5.2-1": {"doc.disclosure.no-policy", "doc.disclosure.no-timelines"},
+        "5.3-13": {"doc.support-period.expired", "doc.support-period.missing", "doc.support-period.vague"},
+        "5.3-14": {"doc.support-period.no-non-updatable-rationale"},
+        "5.11-3": {"doc.deletion.no-instructions"},
+        "5.12-2": {"doc.setup.no-secure-setup-guide"},
+        "5.12-3": {"doc.setup.no-setup-check-guide"},
+        "6-1": {"doc.privacy.incomplete", "doc.privacy.missing"},
+        "6-5": {"doc.privacy.no-telemetry-information"},
     }
     refuting = {i for i, r in requirements("en303645").items() if r.refuted_by}
-    assert refuting == {"5.1-1", "5.1-3", "5.2-1", "5.2-3", "5.3-1", "5.3-2", "5.3-7", "5.3-8", "5.3-9", "5.3-10",
-                        "5.7-1", "5.4-1", "5.4-3", "5.5-1", "5.5-4", "5.5-5", "5.5-6",
-                        "5.6-1", "5.6-2", "5.6-4", "5.6-5", "5.6-7", "5.6-8", "5.13-1"}
+    assert refuting == {"5.1-1", "5.1-3", "5.1-4", "5.11-1", "5.11-2", "5.11-4", "5.13-1", "5.2-1", "5.2-3", "5.3-1",
+                        "5.3-10", "5.3-13", "5.3-2", "5.3-7", "5.3-8", "5.3-9", "5.4-1", "5.4-3", "5.5-1", "5.5-4",
+                        "5.5-5", "5.5-6", "5.6-1", "5.6-2", "5.6-4", "5.6-5", "5.6-7", "5.6-8", "5.7-1", "6-2", "6-3"}
 
 
 def test_en_automatable_provisions_have_planned_or_built_checks() -> None:
@@ -221,6 +230,6 @@ def test_psti_requirements() -> None:
     reqs = requirements("psti")
     assert {i: r.derived_from for i, r in reqs.items()} == PSTI_DERIVED
     assert {i: r.related for i, r in reqs.items()} == {
-        "sch1-1": ("cop2018:1",), "sch1-2": ("cop2018:2",), "sch1-3": ("cop2018:3",),
+        "sch1-1": ("cop2018:1",), "sch1-2": ("cop2018:2",), "sch1-3": ("cop2018:3",), "soc-1": ("psti:sch1-3",),
     }  # fmt: skip
     assert all(r.status.value == "mandatory" and not r.declarable for r in reqs.values())

@@ -65,7 +65,7 @@ def test_unknown_command_is_a_usage_error() -> None:
 @pytest.mark.parametrize(("framework", "ids"), [
     ("en303645", EN_IDS),
     ("cop2018", [str(n) for n in range(1, 14)]),
-    ("psti", ["sch1-1", "sch1-2", "sch1-3"]),
+    ("psti", ["sch1-1", "sch1-2", "sch1-3", "soc-1"]),
 ])  # fmt: skip
 def test_catalogue_list_table(framework: str, ids: list[str]) -> None:
     result = run("catalogue", "list", "--framework", framework)
@@ -86,7 +86,7 @@ def test_en303645_list_has_every_provision_with_status() -> None:
     assert rows["4-1"] == "M"
 
 
-@pytest.mark.parametrize(("framework", "count"), [("en303645", 68), ("cop2018", 13), ("psti", 3)])
+@pytest.mark.parametrize(("framework", "count"), [("en303645", 68), ("cop2018", 13), ("psti", 4)])
 def test_catalogue_list_json(framework: str, count: int) -> None:
     result = run("catalogue", "list", "--framework", framework, "--format", "json")
     assert result.exit_code == EXIT_OK
@@ -131,7 +131,7 @@ def test_catalogue_list_rejects_an_unknown_format() -> None:
 def test_catalogue_coverage_json_and_table_agree() -> None:
     data = as_json(run("catalogue", "coverage", "--format", "json"))
     assert list(data) == ["en303645", "cop2018", "psti"]
-    assert {fw: len(reqs) for fw, reqs in data.items()} == {"en303645": 68, "cop2018": 13, "psti": 3}
+    assert {fw: len(reqs) for fw, reqs in data.items()} == {"en303645": 68, "cop2018": 13, "psti": 4}
     assert list(data["en303645"]) == EN_IDS
     assert {c for reqs in data.values() for c in reqs.values()} <= {"automated", "declaration", "none"}
     assert data["en303645"]["5.1-1"] == "automated"

@@ -24,8 +24,9 @@ def no_policy(docs: VendorDocuments) -> Iterator[Finding]:
     """EN 303 645 5.2-1 and the PSTI regulations require a published disclosure policy with a contact point.
     A policy is looked for where security.txt points and in the documents given; a page that says nothing
     about reporting vulnerabilities is not one."""
-    if docs.sources.empty:
-        raise CannotAssess("no vendor document was given (a site, a policy URL or file)")
+    if not (docs.sources.sites or docs.sources.policies or docs.sources.security_txt):
+        raise CannotAssess("neither the vendor's site nor a disclosure policy was given (--site URL or --policy "
+                           "URL|FILE)")
     if usable_policy(docs):
         return
     read = [p for p in docs.policies if not p.error]
@@ -39,7 +40,8 @@ def no_policy(docs: VendorDocuments) -> Iterator[Finding]:
     what = (f"the document(s) given say nothing about reporting vulnerabilities ({', '.join(p.source for p in read)})"
             if read else "security.txt has no Policy field" if sec and sec.found else
             "no security.txt and no policy document were found")
-    where = read[0].source if read else (sec.source if sec else docs.sources.sites[0])
+    given = [*docs.sources.sites, *docs.sources.policies, *(source for _, source in docs.sources.documents)]
+    where = read[0].source if read else (sec.source if sec else given[0] if given else "the documents given")
     yield spec_of(no_policy).finding(
         message=f"No vulnerability disclosure policy was found: {what}.",
         location=Location(kind="url" if where.startswith("http") else "document", path=where),
