@@ -8,6 +8,7 @@ judged once, so a product assessment is one set of check runs and one verdict pe
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from iotcop._version import __version__
 from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
+from iotcop.device.assess import DeviceFacts, gather_device, services_of
+from iotcop.device.options import DeviceOptions
+from iotcop.device.scope import make_scope
 from iotcop.documents.facts import DocumentSources, VendorDocuments, collect_documents
 from iotcop.documents.privacy import GuidanceFacts, PrivacyFacts, collect_guidance, collect_privacy
 from iotcop.documents.statement import StatementFacts, collect_statement
@@ -174,3 +178,34 @@ def judge(gathered: list[Evidence], declaration: Declaration | None, catalogue: 
         inputs=tuple(dict.fromkeys(inputs)), catalogues=catalogue.refs(), notes=tuple(notes),
         check_runs=result.runs, findings=result.findings, verdicts=verdicts,
         summary=summarise(catalogue, verdicts), **fields)
+
+
+def assess_device(
+    targets: list[str],
+    declaration: Declaration | None = None,
+    *,
+    scope_file: Path | None = None,
+    options: DeviceOptions | None = None,
+    firmware: FirmwareFacts | None = None,
+    catalogue: Catalogue | None = None,
+    clock: Clock = _now,
+    on_phase: Callable[[str], None] | None = None,
+) -> Assessment:
+    """Assess the live device at ``targets`` (hosts, addresses, CIDR ranges; ``scope_file`` adds lines).
+    Nothing outside the scope is contacted; the assessment carries the audit log of every connection. With
+    ``firmware`` (facts of the same product's image) the two are judged together, as one assessment."""
+    catalogue = catalogue or load_catalogue()
+    scope = make_scope(targets, scope_file)
+    now = clock()
+    gathered = [device_evidence(asyncio.run(gather_device(scope, options or DeviceOptions(), on_phase)))]
+    target = Target(kind="device", name=", ".join(targets) or scope.describe())
+    if firmware is not None:
+        gathered.insert(0, firmware_evidence(firmware, now))
+        target = Target(kind="product", name=f"{firmware.identity.name} + {target.name}",
+                        sha256=firmware.identity.sha256, size=firmware.identity.size)
+    return judge(gathered, declaration, catalogue, now, target)
+
+
+def device_evidence(device: DeviceFacts) -> Evidence:
+    return Evidence(EvidenceKind.NETWORK, dict(device.facts), notes=list(device.notes),
+                    fields={"services": services_of(device.found), "connections": device.connections})

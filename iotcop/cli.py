@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
@@ -27,9 +26,10 @@ from iotcop.cli_common import (  # the exit codes are re-exported: they are part
     nullcontext,
     out,
 )
+from iotcop.cli_device import assess_device_cmd
 from iotcop.cli_diff import diff_cmd, triage_app
 from iotcop.cli_firmware import MAX_BYTES, MAX_DEPTH, MAX_FILES, TIMEOUT, cache_app, extract_cmd, limits_from
-from iotcop.cli_report import FORMATS_HELP, report_cmd
+from iotcop.cli_report import FORMATS_HELP, finish, report_cmd, report_formats, triaged
 from iotcop.cli_sign import keys_app, sign_cmd, verify_cmd
 from iotcop.cli_vulndb import vulndb_app
 from iotcop.errors import UsageError
@@ -51,6 +51,7 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(vulndb_app, name="vulndb")
 app.command("extract")(extract_cmd)
 app.command("report")(report_cmd)
+assess_app.command("device")(assess_device_cmd)
 app.add_typer(keys_app, name="keys")
 app.command("sign")(sign_cmd)
 app.command("verify")(verify_cmd)
@@ -183,7 +184,7 @@ def assess_firmware_cmd(
     from iotcop.catalogue import load_catalogue
     from iotcop.declaration import load_declaration
 
-    chosen = _report_formats(reports)
+    chosen = report_formats(reports)
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
     with err.status(f"assessing {escape(image.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
@@ -191,21 +192,8 @@ def assess_firmware_cmd(
         assessment = assess_firmware(image, decl, catalogue=catalogue, use_cache=not no_cache,
                                      limits=limits_from(max_bytes, max_files, max_depth, timeout))
     if triage is not None:
-        assessment = _triaged(assessment, triage, catalogue, decl)
-    _finish(assessment, catalogue, chosen, output, fmt, quiet, "fw.")
-
-
-def _triaged(assessment: Any, triage: Path, catalogue: Any, decl: Any) -> Any:
-    """Apply a triage file as of the assessment's own date; what it did goes to stderr."""
-    import datetime as dt
-
-    from iotcop.triage import apply_triage, load_triage, summary_lines
-
-    result = apply_triage(assessment, load_triage(triage), catalogue,
-                          today=dt.datetime.fromisoformat(assessment.generated_at).date(), declaration=decl)
-    for line in summary_lines(result.triage) if result.triage else []:
-        err.print(line, markup=False, highlight=False)
-    return result
+        assessment = triaged(assessment, triage, catalogue, decl)
+    finish(assessment, catalogue, chosen, output, fmt, quiet, "fw.")
 
 
 @assess_app.command("documents")
@@ -234,43 +222,14 @@ def assess_documents_cmd(
         raise UsageError("give at least one of --site, --policy, --security-txt or --document")
     if security_txt is not None and not security_txt.is_file():
         raise UsageError(f"no such file: {security_txt}")
-    chosen = _report_formats(reports)
+    chosen = report_formats(reports)
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None
     sources = DocumentSources(tuple(site), tuple(policy), security_txt, ca_bundle, parse_documents(document))
     with err.status("reading the vendor's documents …", spinner="dots") if not quiet and fmt is Format.TABLE \
             else nullcontext():
         assessment = assess_documents(sources, decl, catalogue=catalogue)
-    _finish(assessment, catalogue, chosen, output, fmt, quiet, "doc.")
-
-
-def _report_formats(text: str) -> list[Any]:
-    from iotcop.reports.formats import FORMATS, parse_formats
-
-    chosen = parse_formats(text)
-    if FORMATS["json"] not in chosen:  # the assessment itself is always kept: every other report derives from it
-        chosen.insert(0, FORMATS["json"])
-    return chosen
-
-
-def _finish(assessment: Any, catalogue: Any, chosen: list[Any], output: Path, fmt: Format, quiet: bool,
-            prefix: str) -> None:
-    """Write the reports, print, and exit with the documented code (3 when no check of the input could run)."""
-    from iotcop import terminal
-    from iotcop.cli_report import write_reports
-    from iotcop.model import RunStatus
-    from iotcop.reports.json import render_json
-
-    written = write_reports(assessment, chosen, output, catalogue=catalogue)
-    if fmt is Format.JSON:
-        sys.stdout.buffer.write(render_json(assessment))
-    elif not quiet:
-        terminal.print_assessment(out, assessment, catalogue)
-        out.print(f"\nwrote {escape(', '.join(str(p) for p in written))}")
-    runs = [r for r in assessment.check_runs if r.check_id.startswith(prefix)]
-    if runs and all(r.status is not RunStatus.COMPLETED for r in runs):
-        raise typer.Exit(EXIT_INPUT)
-    raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)
+    finish(assessment, catalogue, chosen, output, fmt, quiet, "doc.")
 
 
 @app.command()

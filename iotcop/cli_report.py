@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
-from iotcop.cli_common import handles_errors, out
+from iotcop.cli_common import EXIT_FAILED, EXIT_INPUT, EXIT_OK, Format, err, handles_errors, out
 from iotcop.errors import InputError, UsageError
 from iotcop.model import Assessment
 from iotcop.reports.formats import FORMATS, ReportFormat, parse_formats
@@ -125,3 +126,45 @@ def _verification_code(report: Path, signature: Path, public_key: Path | None) -
     if not result.valid or not result.verification_code:
         raise InputError(f"{signature} does not verify {report}: {result.message}")
     return result.verification_code
+
+
+def triaged(assessment: Any, triage: Path, catalogue: Any, decl: Any) -> Any:
+    """Apply a triage file as of the assessment's own date; what it did goes to stderr."""
+    import datetime as dt
+
+    from iotcop.triage import apply_triage, load_triage, summary_lines
+
+    result = apply_triage(assessment, load_triage(triage), catalogue,
+                          today=dt.datetime.fromisoformat(assessment.generated_at).date(), declaration=decl)
+    for line in summary_lines(result.triage) if result.triage else []:
+        err.print(line, markup=False, highlight=False)
+    return result
+
+
+def report_formats(text: str) -> list[Any]:
+    from iotcop.reports.formats import FORMATS, parse_formats
+
+    chosen = parse_formats(text)
+    if FORMATS["json"] not in chosen:  # the assessment itself is always kept: every other report derives from it
+        chosen.insert(0, FORMATS["json"])
+    return chosen
+
+
+def finish(assessment: Any, catalogue: Any, chosen: list[Any], output: Path, fmt: Format, quiet: bool,
+            prefix: str) -> None:
+    """Write the reports, print, and exit with the documented code (3 when no check of the input could run)."""
+    from iotcop import terminal
+    from iotcop.cli_report import write_reports
+    from iotcop.model import RunStatus
+    from iotcop.reports.json import render_json
+
+    written = write_reports(assessment, chosen, output, catalogue=catalogue)
+    if fmt is Format.JSON:
+        sys.stdout.buffer.write(render_json(assessment))
+    elif not quiet:
+        terminal.print_assessment(out, assessment, catalogue)
+        out.print(f"\nwrote {escape(', '.join(str(p) for p in written))}")
+    runs = [r for r in assessment.check_runs if r.check_id.startswith(prefix)]
+    if runs and all(r.status is not RunStatus.COMPLETED for r in runs):
+        raise typer.Exit(EXIT_INPUT)
+    raise typer.Exit(EXIT_FAILED if assessment.mandatory_failed else EXIT_OK)

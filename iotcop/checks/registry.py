@@ -114,6 +114,10 @@ def _all_checks() -> tuple[CheckFunc, ...]:
     from iotcop.checks.doc import disclosure, guidance, privacy, securitytxt, statement, support
     from iotcop.checks.fw import binaries, components, credentials, keys, permissions, secrets, services, update
     from iotcop.checks.fw import input as web_input
+    from iotcop.checks.net import coap, ftp, mqtt, rtsp, snmp, ssh, telnet, tftp, tls, upnp
+    from iotcop.checks.net import credentials as net_credentials
+    from iotcop.checks.net import http as net_http
+    from iotcop.checks.net import input as net_input
 
     return (
         credentials.empty_password,
@@ -190,6 +194,22 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         guidance.no_secure_setup_guide,
         guidance.no_setup_check_guide,
         guidance.no_change_instructions,
+        telnet.open, telnet.no_authentication,
+        ssh.weak_algorithm, ssh.password_authentication,
+        ftp.anonymous_login, ftp.plaintext_login,
+        net_credentials.default_login, net_credentials.no_authentication, net_credentials.brute_force_unprotected,
+        net_http.admin_plaintext, net_http.no_https_redirect, net_http.basic_auth_plaintext,
+        net_http.unauthenticated_admin, net_http.directory_listing, net_http.default_page,
+        net_http.missing_security_headers,
+        tls.weak_protocol, tls.weak_cipher, tls.self_signed, tls.expired_certificate, tls.weak_key,
+        tls.hostname_mismatch, tls.mozilla_intermediate,
+        net_input.command_injection, net_input.crash, net_input.device_hang,
+        mqtt.plaintext, mqtt.anonymous,
+        rtsp.unauthenticated, rtsp.basic_auth,
+        snmp.default_community, snmp.no_v3,
+        upnp.igd_exposed, upnp.port_mapping_allowed,
+        coap.unauthenticated,
+        tftp.readable,
         ics.missing_justification,
         consistency.contradiction,
     )

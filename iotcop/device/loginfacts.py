@@ -14,7 +14,9 @@ How a protocol module contributes (the usual case: it has an ``Authenticator``):
 
 A service that grants access without asking for anything (a telnet shell, an RTSP stream, anonymous MQTT)
 contributes ``ServiceLogin(service, protocol, unauthenticated="what it sent")``; a service it could not try
-contributes ``ServiceLogin(service, protocol, not_tried="why")``. The checks never see an ``Authenticator``.
+contributes ``ServiceLogin(service, protocol, not_tried="why")`` (inconclusive), and one that offers no password
+login at all ``ServiceLogin(service, protocol, not_tried="why", password_login=False)`` (nothing to guess).
+The checks never see an ``Authenticator``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class ServiceLogin:
     defaults: DefaultLogin | None = None  # try_defaults' outcome (None: not tried)
     bruteforce: BruteForceMeasurement | None = None  # measure_bruteforce's outcome (None: not measured)
     unauthenticated: str = ""  # access was granted without any credential: what the service sent (evidence)
-    not_tried: str = ""  # why the credentials were not tried (no login prompt recognised, a key-only SSH, ...)
+    not_tried: str = ""  # why the credentials were not tried (no login prompt recognised, a tool missing, ...)
+    password_login: bool = True  # False: the service offers no password login at all (key-only SSH): nothing to
+    # guess, so it is judged clean for defaults and brute force (say why in not_tried)
     when: str = ""  # UTC time (ISO 8601, seconds) the credentials were tried: shown with a working default
 
     @property

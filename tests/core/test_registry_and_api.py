@@ -26,7 +26,7 @@ def test_public_api_is_exact() -> None:
 
 # families that share one module: the user guidance is read once for deletion, set-up and passwords
 GROUPED = {"doc.support-period": "support", "doc.deletion": "guidance", "doc.setup": "guidance",
-           "doc.credentials": "guidance"}
+           "doc.credentials": "guidance", "net.auth": "credentials", "net.resilience": "input"}
 
 
 def test_registered_checks_follow_the_conventions() -> None:

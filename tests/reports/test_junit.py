@@ -75,7 +75,7 @@ def test_every_outcome_as_a_ci_system_reads_it(catalogue: Catalogue, tmp_path: P
     assert isinstance(failure, Failure)
     assert failure.message == clean(f"root has the default password | {HOSTILE}")  # markup survives as text
     assert "fw.credentials.default-password at /etc/shadow:3" in failure.text
-    assert "net.telnet.open at 192.0.2.1:23" in failure.text
+    assert "net.legacy.telnet-answers at 192.0.2.1:23" in failure.text
     [skipped] = cases[named(catalogue, "en303645", "4-1")].result  # type: ignore[attr-defined]
     assert isinstance(skipped, Skipped) and skipped.message.startswith("INCONCLUSIVE:")
     [na] = cases[named(catalogue, "en303645", "5.1-2")].result  # type: ignore[attr-defined]

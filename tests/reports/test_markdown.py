@@ -68,7 +68,7 @@ def test_the_summary_of_every_outcome(catalogue: Catalogue) -> None:
     assert failed == ["`en303645:5.1-1`", "`psti:sch1-1`"]
     findings = [cells(r) for r in rows(md, "### Top findings")]
     assert [f[1] for f in findings] == ["`fw.components.known-vulnerability`", "`fw.credentials.default-password`",
-                                        "`fw.input.command-injection`", "`net.telnet.open`",
+                                        "`fw.input.command-injection`", "`net.legacy.telnet-answers`",
                                         "`decl.consistency.contradiction`"]  # by severity; the INFO one left out
     assert findings[1][2] == "`/etc/shadow:3`" and findings[2][2] == "`/www/cgi bin/ä#1.cgi:7@0x40`"
     [vulnerable] = [cells(r) for r in rows(md, "### Components with known vulnerabilities (1)")]

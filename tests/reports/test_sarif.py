@@ -75,7 +75,7 @@ def edge_assessment(catalogue: Catalogue) -> Assessment:
     cve = _finding("fw.components.known-vulnerability", "openssl 1.0.1f is affected by CVE-2014-0160 (CVSS 3.1 "
                    "7.5, known exploited): version in range.", Location.in_image("/usr/lib/libssl.so.1.0.0"),
                    Severity.CRITICAL)
-    telnet = Finding(check_id="net.telnet.open", severity=Severity.HIGH, title="Telnet answers | <b>",
+    telnet = Finding(check_id="net.legacy.telnet-answers", severity=Severity.HIGH, title="Telnet answers | <b>",
                      message=f"192.0.2.1:23 answers with a login prompt {HOSTILE}",
                      location=Location(kind="network", path="192.0.2.1:23"),
                      evidence=Evidence.of("login:", "banner"), remediation="Turn telnetd off.")
@@ -90,7 +90,7 @@ def edge_assessment(catalogue: Catalogue) -> Assessment:
             CheckRun(check_id="fw.input.command-injection", status=RunStatus.COMPLETED, finding_count=1),
             CheckRun(check_id="fw.keys.private-key", status=RunStatus.INCONCLUSIVE, reason=HOSTILE),
             CheckRun(check_id="fw.services.ftp-enabled", status=RunStatus.COMPLETED, finding_count=1),
-            CheckRun(check_id="net.telnet.open", status=RunStatus.COMPLETED, finding_count=1),
+            CheckRun(check_id="net.legacy.telnet-answers", status=RunStatus.COMPLETED, finding_count=1),
             CheckRun(check_id="net.tls.weak-cipher", status=RunStatus.NOT_RUN, reason="needs a live device"))
     failing = (shadow.fingerprint, telnet.fingerprint)
     verdicts = (
@@ -208,7 +208,7 @@ def test_results_rules_and_locations(catalogue: Catalogue) -> None:
     assert default["defaultConfiguration"]["level"] == "error"
     assert "en303645:5.1-1" in default["properties"]["tags"] and "security" in default["properties"]["tags"]
     # a check this version does not know still gets a rule, from its finding
-    assert rules["net.telnet.open"]["shortDescription"]["text"] == "Telnet answers | <b>"
+    assert rules["net.legacy.telnet-answers"]["shortDescription"]["text"] == "Telnet answers | <b>"
     by_rule = {r["ruleId"]: r for r in run["results"]}
     shadow = by_rule["fw.credentials.default-password"]
     assert shadow["level"] == "error" and shadow["message"]["text"].endswith(HOSTILE)  # JSON carries it exactly
@@ -219,7 +219,7 @@ def test_results_rules_and_locations(catalogue: Catalogue) -> None:
     assert cgi["region"] == {"startLine": 7, "byteOffset": 0x40}
     assert by_rule["fw.services.ftp-enabled"]["level"] == "note"
     assert by_rule["fw.components.known-vulnerability"]["properties"]["security-severity"] == "9.5"
-    telnet = by_rule["net.telnet.open"]["locations"][0]
+    telnet = by_rule["net.legacy.telnet-answers"]["locations"][0]
     assert telnet["logicalLocations"] == [{"fullyQualifiedName": "192.0.2.1:23", "kind": "network"}]
     assert telnet["physicalLocation"]["artifactLocation"]["uri"] == "router%20%3Cv2%3E%20%7C%20fw.bin"
     decl = by_rule["decl.consistency.contradiction"]["locations"][0]

@@ -1,0 +1,1 @@
+"""Checks on the live device: services, logins, TLS, web input, IoT protocols."""
