@@ -8,10 +8,10 @@ setup-dev:
 	scripts/setup.sh --dev
 	scripts/fetch-foreign-binaries.sh
 
-# Set everything up, then assess the bundled example firmware with its manufacturer's declaration.
+# Set everything up, then assess the bundled example product: its firmware, documents and declaration.
 demo: setup
-	@img=$$(scripts/build-example.sh) && \
-	.venv/bin/iotcop assess firmware "$$img" --declaration examples/smart-camera/declaration.yaml -o build/demo; \
+	@scripts/build-example.sh >/dev/null && \
+	.venv/bin/iotcop assess product examples/smart-camera/product.yaml -o build/demo --report json,sbom,html; \
 	rc=$$?; echo "(exit code $$rc: 1 means a mandatory requirement failed, as it should for this example)"; \
 	test $$rc -le 1
 

@@ -20,7 +20,7 @@ from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
 from iotcop.device.assess import DeviceFacts, gather_device, services_of
-from iotcop.device.options import DeviceOptions
+from iotcop.device.options import DeviceOptions, load_credentials, parse_ports
 from iotcop.device.scope import make_scope
 from iotcop.documents.facts import DocumentSources, VendorDocuments, collect_documents
 from iotcop.documents.privacy import GuidanceFacts, PrivacyFacts, collect_guidance, collect_privacy
@@ -33,6 +33,7 @@ from iotcop.knowledge.credentials import DefaultCredentials, default_credentials
 from iotcop.knowledge.eol import EndOfLife, end_of_life
 from iotcop.knowledge.tokens import TokenFormats, token_formats
 from iotcop.model import NEEDS, Assessment, AssessmentTime, CheckRun, EvidenceKind, RunStatus, Target, ToolInfo
+from iotcop.product import Product
 from iotcop.runner import RunResult, Unavailable, run_checks
 from iotcop.vulndb.context import Context
 from iotcop.vulndb.facts import Vulnerabilities, collect_vulnerabilities
@@ -209,3 +210,61 @@ def assess_device(
 def device_evidence(device: DeviceFacts) -> Evidence:
     return Evidence(EvidenceKind.NETWORK, dict(device.facts), notes=list(device.notes),
                     fields={"services": services_of(device.found), "connections": device.connections})
+
+
+def assess_product(
+    product: Product,
+    *,
+    catalogue: Catalogue | None = None,
+    clock: Clock = _now,
+    use_cache: bool = True,
+    limits: Limits | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> Assessment:
+    """Everything a product file names, judged as one assessment: the firmware image, the live device (only
+    its targets are contacted), the vendor's documents and the manufacturer's declaration."""
+    from iotcop.declaration import load_declaration
+    from iotcop.device.net import NetLimits
+
+    catalogue = catalogue or load_catalogue()
+    spec = product.spec
+    declaration = load_declaration(product.path(spec.declaration), catalogue) if spec.declaration else None
+    now = clock()
+    gathered: list[Evidence] = []
+    facts = collect_firmware(product.path(spec.firmware), limits, use_cache=use_cache) if spec.firmware else None
+    try:
+        if facts is not None:
+            gathered.append(firmware_evidence(facts, now))
+        if spec.documents is not None:
+            docs = spec.documents
+            sites = (docs.site,) if isinstance(docs.site, str) else tuple(docs.site)
+            roles = tuple((role, value if value.lower().startswith(("http://", "https://"))
+                           else str(product.path(value)))
+                          for role in ("support", "statement", "privacy", "guidance") for value in getattr(docs, role))
+            gathered.append(document_evidence(DocumentSources(
+                sites, tuple(p if p.lower().startswith(("http://", "https://")) else str(product.path(p))
+                             for p in docs.policy),
+                product.path(docs.security_txt) if docs.security_txt else None,
+                product.path(docs.ca_bundle) if docs.ca_bundle else None, roles)))
+        if spec.device is not None:
+            dev = spec.device
+            tcp = tuple(range(1, 65536)) if dev.all_ports else parse_ports(dev.ports) if dev.ports else None
+            options = DeviceOptions(limits=NetLimits(), bruteforce_attempts=dev.bruteforce_attempts,
+                                    destructive=dev.destructive, input_probes=dev.input_probes,
+                                    credentials=load_credentials(product.path(dev.credentials))
+                                    if dev.credentials else ())
+            if tcp is not None:
+                options = DeviceOptions(**{**options.__dict__, "tcp_ports": tcp})
+            scope = make_scope(dev.targets, product.path(dev.scope) if dev.scope else None)
+            gathered.append(device_evidence(asyncio.run(gather_device(scope, options, on_phase))))
+        target = Target(kind="product", name=product.name,
+                        version=spec.product.version if spec.product else None,
+                        sha256=facts.identity.sha256 if facts else None, size=facts.identity.size if facts else None)
+        assessment = judge(gathered, declaration, catalogue, now, target)
+    finally:
+        if facts is not None:
+            facts.close()
+    if spec.product and spec.product.version and assessment.target.version != spec.product.version:
+        assessment = assessment.model_copy(update={"target": assessment.target.model_copy(
+            update={"version": spec.product.version})})
+    return assessment

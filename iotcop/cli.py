@@ -196,6 +196,40 @@ def assess_firmware_cmd(
     finish(assessment, catalogue, chosen, output, fmt, quiet, "fw.")
 
 
+@assess_app.command("product")
+@handles_errors
+def assess_product_cmd(
+    product_file: Path = typer.Argument(..., help="A product file (iotcop-product/1): firmware, device, documents, "
+                                        "declaration."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Directory for assessment.json."),
+    reports: str = typer.Option("json,sbom", "--report", "-r", help=FORMATS_HELP + " Written to OUTPUT."),
+    triage: Path | None = typer.Option(None, "--triage", help="Reviewers' decisions (iotcop.triage.yaml) to apply."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Unpack the image again even if cached."),
+    fmt: Format = FORMAT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Assess a whole product (what its product file names) as one assessment and one report."""
+    from iotcop.api import assess_product
+    from iotcop.catalogue import load_catalogue
+    from iotcop.declaration import load_declaration
+    from iotcop.product import load_product
+
+    product = load_product(product_file)
+    chosen = report_formats(reports)
+    catalogue = load_catalogue()
+    with err.status(f"assessing {escape(product.name)} …", spinner="dots") if not quiet and fmt is Format.TABLE \
+            else nullcontext() as status:
+        def phase(name: str) -> None:
+            if status is not None:
+                status.update(f"assessing {escape(product.name)}: live device, {name} …")
+
+        assessment = assess_product(product, catalogue=catalogue, use_cache=not no_cache, on_phase=phase)
+    if triage is not None:
+        decl = product.path(product.spec.declaration) if product.spec.declaration else None
+        assessment = triaged(assessment, triage, catalogue, load_declaration(decl, catalogue) if decl else None)
+    finish(assessment, catalogue, chosen, output, fmt, quiet, "")
+
+
 @assess_app.command("documents")
 @handles_errors
 def assess_documents_cmd(

@@ -3,49 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from iotcop.cli_common import FORMAT, Format, err, handles_errors, nullcontext
 from iotcop.cli_report import FORMATS_HELP, finish, report_formats
+from iotcop.device.options import load_credentials, parse_ports
 from iotcop.errors import UsageError
-
-if TYPE_CHECKING:
-    from iotcop.knowledge.credentials import Credential
-
-MAX_PORT = 65535
-
-
-def parse_ports(text: str) -> tuple[int, ...]:
-    """'22,80,8000-8100' → the ports, in order, each once; anything else is a usage error."""
-    ports: list[int] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        low, sep, high = part.partition("-")
-        try:
-            first, last = int(low), int(high) if sep else int(low)
-        except ValueError:
-            raise UsageError(f"--ports {text!r}: {part!r} is not a port or a range like 8000-8100") from None
-        if not 1 <= first <= last <= MAX_PORT:
-            raise UsageError(f"--ports {text!r}: {part!r} is outside 1-{MAX_PORT}")
-        ports.extend(p for p in range(first, last + 1) if p not in ports)
-    if not ports:
-        raise UsageError("--ports: no port given")
-    return tuple(ports)
-
-
-def load_credentials(path: Path) -> tuple[Credential, ...]:
-    from iotcop.knowledge.credentials import parse_pairs
-
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the credentials file {path}: {exc}") from None
-    pairs = parse_pairs(lines, f"credentials file {path.name}")
-    if not pairs:
-        raise UsageError(f"{path} has no 'user:password' line")
-    return pairs
 
 
 @handles_errors

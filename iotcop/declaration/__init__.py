@@ -223,3 +223,9 @@ def template(catalogue: Catalogue) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+# The YAML reader with line numbers, for the project's other YAML inputs (product files, statements): a file is
+# composed once, every field's line recorded, aliases, duplicate keys and deep nesting refused.
+compose_with_lines = _compose
+located_problem = _problem

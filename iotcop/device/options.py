@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from iotcop.device.net import NetLimits
-from iotcop.knowledge.credentials import Credential
+from iotcop.errors import UsageError
+from iotcop.knowledge.credentials import Credential, parse_pairs
 from iotcop.model import NetworkService
 
 #: The TCP ports consumer IoT products expose (scanned by default; ``--all-ports`` scans 1-65535).
@@ -49,3 +51,34 @@ class Discovered:
 
 def named(services: Sequence[NetworkService], *names: str) -> list[NetworkService]:
     return [s for s in services if s.name in names]
+
+
+MAX_PORT = 65535
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """'22,80,8000-8100' → the ports, in order, each once; anything else is a usage error."""
+    ports: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, sep, high = part.partition("-")
+        try:
+            first, last = int(low), int(high) if sep else int(low)
+        except ValueError:
+            raise UsageError(f"--ports {text!r}: {part!r} is not a port or a range like 8000-8100") from None
+        if not 1 <= first <= last <= MAX_PORT:
+            raise UsageError(f"--ports {text!r}: {part!r} is outside 1-{MAX_PORT}")
+        ports.extend(p for p in range(first, last + 1) if p not in ports)
+    if not ports:
+        raise UsageError("--ports: no port given")
+    return tuple(ports)
+
+
+def load_credentials(path: Path) -> tuple[Credential, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the credentials file {path}: {exc}") from None
+    pairs = parse_pairs(lines, f"credentials file {path.name}")
+    if not pairs:
+        raise UsageError(f"{path} has no 'user:password' line")
+    return pairs
