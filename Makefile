@@ -32,3 +32,5 @@ bench: setup
 	.venv/bin/python bench/assess_firmware.py
 	.venv/bin/python bench/components.py
 	.venv/bin/python bench/vulndb.py
+	.venv/bin/python bench/device.py
+	.venv/bin/python bench/device_full.py --rate 20000

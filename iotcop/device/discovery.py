@@ -34,7 +34,15 @@ def nmap_command(nmap: str, host: str, ports: tuple[int, ...], timeout: float, r
 
 
 def _port_list(ports: tuple[int, ...]) -> str:
-    return ",".join(str(p) for p in sorted(set(ports)))
+    """'22,80,8000-8100': runs of ports as ranges (all 65535 ports as one list would exceed the kernel's limit
+    on one argument, 128 KiB, and nmap would not start)."""
+    runs: list[list[int]] = []
+    for port in sorted(set(ports)):
+        if runs and port == runs[-1][1] + 1:
+            runs[-1][1] = port
+        else:
+            runs.append([port, port])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def parse_nmap_xml(text: str) -> tuple[str, dict[str, list[int]]]:

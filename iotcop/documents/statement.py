@@ -9,25 +9,20 @@ function; the place and date of issue. Each element is found, with its excerpt a
 
 A document is read line by line for labelled fields ("Product type: Smart camera", or a table row / a label
 with its value on the next line) and sentence by sentence for the two declarations (sentences may wrap over
-lines in a PDF). The YAML form (``iotcop-statement/1``, see ``StatementForm``) states the same elements.
+lines in a PDF). The YAML form (``iotcop-statement/1``, ``statement_form.StatementForm``) states the same elements.
+Dates and the support period are read by ``statement_dates``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-
-from iotcop.declaration import _compose, _problem
 from iotcop.documents.facts import ReadDocument, VendorDocuments
-from iotcop.errors import DeclarationError, Problem
-from iotcop.model import Frozen
+from iotcop.documents.statement_dates import MAX_LINE, SupportPeriod, all_dates, excerpt_of, find_date, read_support
 
-__all__ = ["ELEMENTS", "PSTI_REQUIREMENTS", "Found", "Statement", "StatementFacts", "SupportPeriod",
-           "collect_statement", "find_date", "read_statement"]
+__all__ = ["ELEMENTS", "MAX_LINE", "PSTI_REQUIREMENTS", "Found", "Statement", "StatementFacts", "SupportPeriod",
+           "all_dates", "collect_statement", "find_date", "read_statement"]
 
 #: The elements a statement must contain, and how a message names them.
 ELEMENTS: dict[str, str] = {
@@ -47,97 +42,6 @@ ELEMENTS: dict[str, str] = {
 PSTI_REQUIREMENTS: dict[str, str] = {"sch1-1": "passwords", "sch1-2": "reporting security issues",
                                      "sch1-3": "the defined support period"}
 MAX_LINES = 5000
-MAX_LINE = 2000
-
-
-# ---------------------------------------------------------------- dates and the support period
-
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                       "dec"), start=1)}
-_MON = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-       r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_DATES = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
-    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MON}\s*,?\s+(?P<y>\d{{4}})\b",
-    rf"\b{_MON}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(?P<y>\d{{4}})\b",
-    r"\b(?P<d>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<y>\d{4})\b",
-    rf"\b(?:end of\s+)?{_MON}\s+(?P<y>\d{{4}})\b",  # a month: its last day
-    r"\bend of (?P<y>\d{4})\b",  # a year: its last day
-))
-
-
-def _date(match: re.Match[str]) -> dt.date | None:
-    parts = match.groupdict()
-    year = int(parts["y"])
-    month = _MONTHS[parts["mon"][:3].lower()] if parts.get("mon") else int(parts.get("m") or 12)
-    day = int(parts["d"]) if parts.get("d") else 0
-    if parts.get("m") and month > 12 >= day > 0 and "/" in match.group(0):  # 12/31/2029: a US order
-        month, day = day, month
-    if not 1990 <= year <= 2200 or not 1 <= month <= 12:
-        return None
-    if day == 0:  # a month or a year without a day means its end
-        following = dt.date(year + (month == 12), month % 12 + 1, 1)
-        return following - dt.timedelta(days=1)
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def all_dates(text: str) -> list[dt.date]:
-    """The calendar dates written in the text (UK day/month order first), each span read once."""
-    taken: list[tuple[int, int]] = []
-    found: list[tuple[int, dt.date]] = []
-    for pattern in _DATES:
-        for match in pattern.finditer(text[:MAX_LINE]):
-            if any(match.start() < end and start < match.end() for start, end in taken):
-                continue
-            taken.append(match.span())
-            when = _date(match)
-            if when is not None:
-                found.append((match.start(), when))
-    return [when for _, when in sorted(found)]
-
-
-def find_date(text: str) -> dt.date | None:
-    dates = all_dates(text)
-    return dates[0] if dates else None
-
-
-@dataclass(frozen=True)
-class SupportPeriod:
-    """The defined support period as stated: an end date, only a length, or something vague."""
-
-    kind: Literal["end-date", "period", "vague"]
-    end: dt.date | None
-    excerpt: str
-    line: int
-    period: str = ""  # "five years", when only a length is stated
-
-
-_SUPPORT = re.compile(r"support period|security updates?|supported|end of (?:security )?support|end-of-support",
-                      re.IGNORECASE)
-_LENGTH = re.compile(r"\b(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:\(\d+\)\s*)?"
-                     r"(?:years?|months?)\b", re.IGNORECASE)
-_VAGUE = re.compile(r"lifetime|life of the (?:product|device)|product'?s life|as long as|while\b|until further "
-                    r"notice|foreseeable|indefinite|reasonable period|end of life", re.IGNORECASE)
-
-
-def read_support(label: Found | None, said: list[tuple[int, str]]) -> SupportPeriod | None:
-    """The clearest support period the statement gives: an end date beats a length beats a vague promise."""
-    candidates = [(label.line, label.excerpt)] if label else []
-    candidates += [(n, s) for n, s in said if _SUPPORT.search(s) and (n, s) not in candidates]
-    best: SupportPeriod | None = None
-    for number, text in candidates:
-        dates = all_dates(text)
-        if dates:
-            return SupportPeriod("end-date", max(dates), _excerpt(text), number)
-        length = _LENGTH.search(text)
-        if length and (best is None or best.kind == "vague"):
-            best = SupportPeriod("period", None, _excerpt(text), number, length.group(0))
-        elif best is None and (_VAGUE.search(text) or (label and number == label.line)):
-            best = SupportPeriod("vague", None, _excerpt(text), number)
-    return best
 
 
 @dataclass(frozen=True)
@@ -174,10 +78,6 @@ class StatementFacts:
     """The statements given with the role "statement" (usually one)."""
 
     statements: tuple[Statement, ...]
-
-
-def _excerpt(text: str) -> str:
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 _PLACEHOLDER = re.compile(r"^\W*(?:\[[^\]]*\]|<[^>]*>|\{[^}]*\}|_+|\.+|…|x{2,}|tbd|tbc|n/?a|none|null|"
@@ -284,7 +184,7 @@ def _fields(lines: tuple[str, ...]) -> dict[str, Found]:
                 used += following if address == ", ".join(following) else []
         elif names == ("place_of_issue", "date_of_issue"):
             values["place_of_issue"] = value.partition(",")[0]
-        excerpt = _excerpt(" ".join([line, *used]))
+        excerpt = excerpt_of(" ".join([line, *used]))
         if names == ("signatory_name",) and value.lower().startswith(("for and on behalf", "on behalf")):
             continue
         for name, text in values.items():
@@ -339,7 +239,7 @@ def _compliance(said: list[tuple[int, str]], lines: tuple[str, ...]) -> tuple[Fo
         if sentence.endswith(":"):  # "has complied with the following requirements:" and a list below
             scope_text += " " + " ".join(lines[number:number + 6])
         scope = tuple(r for r, pattern in _SCOPES.items() if pattern.search(scope_text)) or tuple(PSTI_REQUIREMENTS)
-        return Found("compliance", ", ".join(scope), _excerpt(sentence), number), scope
+        return Found("compliance", ", ".join(scope), excerpt_of(sentence), number), scope
     return None, ()
 
 
@@ -348,7 +248,7 @@ def _prepared(said: list[tuple[int, str]], manufacturer: Found | None) -> Found 
     for number, sentence in said:
         lowered = sentence.lower()
         if _PREPARED.search(sentence) or (name and f"on behalf of {name}" in lowered):
-            return Found("prepared_by", "by or on behalf of the manufacturer", _excerpt(sentence), number)
+            return Found("prepared_by", "by or on behalf of the manufacturer", excerpt_of(sentence), number)
     return None
 
 
@@ -360,129 +260,11 @@ def _issue(said: list[tuple[int, str]], found: dict[str, Found]) -> None:
     for number, sentence in said:
         match = _ISSUED.search(sentence)
         if match and "place_of_issue" not in found:
-            found["place_of_issue"] = Found("place_of_issue", match.group("place").strip(), _excerpt(sentence),
+            found["place_of_issue"] = Found("place_of_issue", match.group("place").strip(), excerpt_of(sentence),
                                             number)
         if match and "date_of_issue" not in found and find_date(sentence[match.end():]):
-            found["date_of_issue"] = Found("date_of_issue", sentence[match.end():].strip(" ,."), _excerpt(sentence),
+            found["date_of_issue"] = Found("date_of_issue", sentence[match.end():].strip(" ,."), excerpt_of(sentence),
                                            number)
-
-
-# ---------------------------------------------------------------- the YAML form
-
-STATEMENT_SCHEMA = "iotcop-statement/1"
-MAX_YAML_BYTES = 256 * 1024
-NEWLINE = b"\n"
-
-
-class Party(Frozen):
-    name: str | None = None
-    address: str | None = None
-
-
-class Compliance(Frozen):
-    declared: bool | None = Field(default=None, description="In the manufacturer's opinion it has complied.")
-    requirements: tuple[Literal["sch1-1", "sch1-2", "sch1-3"], ...] = Field(
-        default=("sch1-1", "sch1-2", "sch1-3"), description="The Schedule 1 requirements declared met.")
-    text: str | None = Field(default=None, description="The declaration's wording.")
-
-
-class SupportForm(Frozen):
-    end_date: dt.date | None = None
-    text: str | None = Field(default=None, description="The support period as worded.")
-
-
-class Signatory(Frozen):
-    name: str | None = None
-    function: str | None = None
-
-
-class StatementForm(Frozen):
-    """The statement of compliance as YAML: every element optional here (a missing one is a finding, not a
-    parse error); an unknown field or a wrong type is a problem with its line."""
-
-    schema_: Literal["iotcop-statement/1"] = Field(alias="schema")
-    product_type: str | None = None
-    product_batch: str | None = Field(default=None, description="Batch, model or other identifier.")
-    manufacturer: Party | None = None
-    authorised_representative: Party | None = None
-    prepared_by_or_on_behalf_of_manufacturer: bool | None = None
-    compliance: Compliance | None = None
-    support_period: SupportForm | None = None
-    signatory: Signatory | None = None
-    place_of_issue: str | None = None
-    date_of_issue: dt.date | None = None
-
-
-def _form_values(form: StatementForm) -> dict[str, tuple[str, object]]:
-    """element → (field path, value)."""
-    maker = form.manufacturer or Party()
-    signatory = form.signatory or Signatory()
-    compliance = form.compliance or Compliance()
-    rep = form.authorised_representative or Party()
-    return {
-        "product_type": ("product_type", form.product_type),
-        "product_batch": ("product_batch", form.product_batch),
-        "manufacturer_name": ("manufacturer.name", maker.name),
-        "manufacturer_address": ("manufacturer.address", maker.address),
-        "representative": ("authorised_representative", ", ".join(v for v in (rep.name, rep.address) if v)),
-        "prepared_by": ("prepared_by_or_on_behalf_of_manufacturer",
-                        "by or on behalf of the manufacturer" if form.prepared_by_or_on_behalf_of_manufacturer
-                        else None),
-        "compliance": ("compliance.declared", ", ".join(compliance.requirements) if compliance.declared else None),
-        "signatory_name": ("signatory.name", signatory.name),
-        "signatory_function": ("signatory.function", signatory.function),
-        "place_of_issue": ("place_of_issue", form.place_of_issue),
-        "date_of_issue": ("date_of_issue", form.date_of_issue.isoformat() if form.date_of_issue else None),
-    }
-
-
-def read_form(raw: bytes, source: str) -> Statement:
-    """The YAML form, parsed with the declaration's bounded loader (no anchors, bounded depth, lines kept)."""
-    if len(raw) > MAX_YAML_BYTES:
-        return Statement(source, "yaml", f"larger than {MAX_YAML_BYTES} bytes")
-    try:
-        data, lines = _compose(raw.decode("utf-8"), source)
-        if not isinstance(data, dict):
-            raise DeclarationError(source, [Problem(1, "", f"a statement is a mapping starting with "
-                                                           f"'schema: {STATEMENT_SCHEMA}'")])
-        form = StatementForm.model_validate(data)
-    except UnicodeDecodeError as exc:
-        return Statement(source, "yaml", f"line {raw.count(NEWLINE, 0, exc.start) + 1}: not UTF-8 text")
-    except DeclarationError as exc:
-        return Statement(source, "yaml", "; ".join(str(p) for p in exc.problems))
-    except ValidationError as exc:
-        return Statement(source, "yaml", "; ".join(_located(e, lines) for e in exc.errors()))
-    found = []
-    for name, (path, value) in _form_values(form).items():
-        if isinstance(value, str) and usable(value):
-            found.append(Found(name, value, _excerpt(f"{path}: {value}"), lines.get(path, 1)))
-    support = _form_support(form.support_period, lines)
-    if support is not None:
-        found.append(Found("support_period", support.excerpt, support.excerpt, support.line))
-    compliance = form.compliance
-    scope = tuple(compliance.requirements) if compliance and compliance.declared else ()
-    return Statement(source, "yaml", "", tuple(sorted(found, key=lambda e: e.line)), support, scope)
-
-
-def _located(error: Any, lines: dict[str, int]) -> str:
-    problem = _problem(error, lines)
-    if error["type"] == "extra_forbidden":
-        problem = Problem(problem.line, problem.field, f"unknown field (the fields of {STATEMENT_SCHEMA}: "
-                                                       f"{', '.join(StatementForm.model_fields)})".replace("schema_",
-                                                                                                       "schema"))
-    return str(problem)
-
-
-def _form_support(period: SupportForm | None, lines: dict[str, Any]) -> SupportPeriod | None:
-    if period is None or (period.end_date is None and not (period.text and usable(period.text))):
-        return None
-    if period.end_date is not None:
-        return SupportPeriod("end-date", period.end_date, f"support_period.end_date: {period.end_date.isoformat()}",
-                             lines.get("support_period.end_date", 1))
-    text = period.text or ""
-    length = _LENGTH.search(text)
-    return SupportPeriod("period" if length else "vague", None, _excerpt(f"support_period.text: {text}"),
-                         lines.get("support_period.text", 1), length.group(0) if length else "")
 
 
 def read_statement(document: ReadDocument) -> Statement:
@@ -490,6 +272,8 @@ def read_statement(document: ReadDocument) -> Statement:
     if document.error:
         return Statement(document.source, document.text.kind, f"it could not be read: {document.error}")
     if document.source.lower().endswith((".yaml", ".yml")) or b"iotcop-statement/" in document.raw[:4096]:
+        from iotcop.documents.statement_form import read_form  # it builds this module's Statement: imported late
+
         return read_form(document.raw, document.source)
     text = document.text
     lines = tuple(line[:MAX_LINE] for line in text.lines[:MAX_LINES])

@@ -45,3 +45,12 @@ def test_port_lists() -> None:
     for bad in ("", "70000", "5-1", "a-b"):
         with pytest.raises(UsageError):
             parse_ports(bad)
+
+
+def test_nmap_gets_port_ranges_not_a_list_too_long_for_one_argument() -> None:
+    from iotcop.device.discovery import nmap_command
+
+    command = nmap_command("/usr/bin/nmap", HOST, tuple(range(1, 65536)), 2.0, 100.0)
+    assert command[command.index("-p") + 1] == "1-65535"
+    command = nmap_command("/usr/bin/nmap", HOST, (80, 22, 23, 8000, 8001, 8002, 23), 2.0, 100.0)
+    assert command[command.index("-p") + 1] == "22-23,80,8000-8002"
