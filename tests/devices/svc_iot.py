@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from svc_basic import free_port  # one free-port picker for the whole test bed
 
 from iotcop.model import NetworkService
 
@@ -43,12 +44,6 @@ class Endpoint:
     def service(self) -> NetworkService:
         return NetworkService(host=self.host, port=self.port, transport=self.transport, name=self.name,
                               tls=self.tls, method="test bed")
-
-
-def free_port(host: str, kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_tcp(host: str, port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 5.0) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from svc_basic import free_port  # one free-port picker for the whole test bed
 
 from iotcop.model import RunStatus
 from iotcop.runner import RunResult
@@ -38,12 +39,6 @@ def verdict(result: RunResult) -> str:
     if run.status is RunStatus.COMPLETED:
         return "fail" if result.findings else "pass"
     return run.status.value
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(host: str, port: int, seconds: float = 5.0) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import trustme
+from svc_basic import free_port  # one free-port picker for the whole test bed
 
 VULNERABLE_HOST = "127.0.0.41"
 HARDENED_HOST = "127.0.0.42"
@@ -89,12 +90,6 @@ echo "1 packets transmitted, 1 packets received"
 INDEX = """<html><head><title>Home Router</title></head><body><h1>Home Router</h1>
 <a href="/cgi-bin/login.cgi">Log in</a> <a href="/cgi-bin/ping.cgi">Diagnostics</a> <a href="/files/">Files</a>
 <a href="http://192.0.2.1/elsewhere">Vendor</a></body></html>"""
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(host: str, port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 5.0) -> None:
