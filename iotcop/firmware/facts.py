@@ -19,8 +19,10 @@ from iotcop.firmware.credstores import CredentialStores, collect_credential_stor
 from iotcop.firmware.elf import ElfFiles, ElfScanner
 from iotcop.firmware.extract import Extraction, Limits, extract
 from iotcop.firmware.filesystem import FileSystem
-from iotcop.firmware.fit import BootImages, boot_of_image
-from iotcop.firmware.identify import Platform, platform, rtos_of
+from iotcop.firmware.fit import MAX_IMAGE as BOOT_SEARCH_BYTES
+from iotcop.firmware.fit import BootImages, boot_images
+from iotcop.firmware.identify import Platform, platform, read_head, rtos_of
+from iotcop.firmware.kernel import MAX_IMAGE_BYTES as KERNEL_SEARCH_BYTES
 from iotcop.firmware.kernel import KernelFacts, KernelScanner, collect_kernel, with_kernel
 from iotcop.firmware.keys import KeyMaterial, KeyScanner
 from iotcop.firmware.permissions import FileModes, collect_file_modes
@@ -198,8 +200,10 @@ def _collect(facts: FirmwareFacts, root: FileSystem, image: Path) -> None:
     facts.busybox = guarded(BusyBoxApplets, busybox.result, BusyBoxApplets())
     facts.components = guarded(Components, partial(collect_components, root, facts.elf, found.result()), Components())
     # the image's own bytes, outside the root file system: kernel, U-Boot and its environment, FIT images
-    facts.kernel = guarded(KernelFacts, partial(collect_kernel, image, facts.extraction, kernel.result()),
+    head = read_head(image, KERNEL_SEARCH_BYTES)  # read once for the kernel and the boot-image searches
+    facts.kernel = guarded(KernelFacts, partial(collect_kernel, head, facts.extraction, kernel.result()),
                            KernelFacts())
     facts.components = with_kernel(facts.components, facts.kernel)
-    boot = guarded(UpdateFacts, partial(boot_of_image, image), BootImages()) if image.is_file() else BootImages()
+    boot = BootImages() if head is None else guarded(
+        UpdateFacts, partial(boot_images, head[:BOOT_SEARCH_BYTES], f"image:{image.name}"), BootImages())
     facts.update = guarded(UpdateFacts, partial(update.result, root, facts.elf, boot), UpdateFacts())

@@ -150,3 +150,15 @@ def file_type(fs: FileSystem, path: str) -> str:
     if checker is None:
         return "unknown (libmagic is not available)"
     return str(checker.from_buffer(data))  # type: ignore[attr-defined]
+
+
+def read_head(image: Path | None, limit: int) -> bytes | None:
+    """The first ``limit`` bytes of an image file, read once for the searches outside the file systems
+    (kernel, U-Boot, FIT images); None for a directory or an unreadable file."""
+    if image is None or not image.is_file():
+        return None
+    try:
+        with open(image, "rb") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None

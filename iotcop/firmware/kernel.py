@@ -29,6 +29,7 @@ from pathlib import Path
 
 from iotcop.firmware.components import Components
 from iotcop.firmware.content import Blob, FileKind
+from iotcop.firmware.identify import read_head
 from iotcop.firmware.kernel_formats import (
     DECODERS,
     ENV_KEYS,
@@ -216,14 +217,15 @@ class KernelScanner:
 # ---------------------------------------------------------------- the image
 
 
-def collect_kernel(image: Path | None, extraction: Extraction, in_root: KernelFacts | None = None) -> KernelFacts:
-    """The kernel facts of an image: its bytes outside the file systems extraction unpacked (``image`` is
-    None or a directory: none), merged with what the content pass found in the root file system."""
+def collect_kernel(image: Path | bytes | None, extraction: Extraction,
+                   in_root: KernelFacts | None = None) -> KernelFacts:
+    """The kernel facts of an image: its bytes outside the file systems extraction unpacked (``image`` is the
+    file, or its first bytes as read by ``identify.read_head``; None or a directory: none), merged with what the
+    content pass found in the root file system."""
     found = _Search()
     notes: list[str] = []
-    if image is not None and image.is_file():
-        with open(image, "rb") as fh:
-            data = fh.read(MAX_IMAGE_BYTES)
+    data = image[:MAX_IMAGE_BYTES] if isinstance(image, bytes) else read_head(image, MAX_IMAGE_BYTES)
+    if data is not None:
         if len(data) == MAX_IMAGE_BYTES:
             notes.append(f"only the first {MAX_IMAGE_BYTES >> 20} MiB of the image were searched for a kernel")
         skip = [(s.offset, s.offset + (s.size or len(data))) for s in extraction.steps
