@@ -20,7 +20,7 @@ from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.checks.registry import REGISTRY
 from iotcop.declaration import Declaration
 from iotcop.device.assess import DeviceFacts, gather_device, services_of
-from iotcop.device.options import DeviceOptions, load_credentials, parse_ports
+from iotcop.device.options import DeviceOptions, load_credentials, with_ports
 from iotcop.device.scope import make_scope
 from iotcop.documents.facts import DocumentSources, VendorDocuments, collect_documents
 from iotcop.documents.privacy import GuidanceFacts, PrivacyFacts, collect_guidance, collect_privacy
@@ -224,7 +224,6 @@ def assess_product(
     """Everything a product file names, judged as one assessment: the firmware image, the live device (only
     its targets are contacted), the vendor's documents and the manufacturer's declaration."""
     from iotcop.declaration import load_declaration
-    from iotcop.device.net import NetLimits
 
     catalogue = catalogue or load_catalogue()
     spec = product.spec
@@ -248,13 +247,10 @@ def assess_product(
                 product.path(docs.ca_bundle) if docs.ca_bundle else None, roles)))
         if spec.device is not None:
             dev = spec.device
-            tcp = tuple(range(1, 65536)) if dev.all_ports else parse_ports(dev.ports) if dev.ports else None
-            options = DeviceOptions(limits=NetLimits(), bruteforce_attempts=dev.bruteforce_attempts,
-                                    destructive=dev.destructive, input_probes=dev.input_probes,
-                                    credentials=load_credentials(product.path(dev.credentials))
-                                    if dev.credentials else ())
-            if tcp is not None:
-                options = DeviceOptions(**{**options.__dict__, "tcp_ports": tcp})
+            options = with_ports(DeviceOptions(
+                bruteforce_attempts=dev.bruteforce_attempts, destructive=dev.destructive, input_probes=dev.input_probes,
+                credentials=load_credentials(product.path(dev.credentials)) if dev.credentials else ()),
+                dev.ports, dev.all_ports)
             scope = make_scope(dev.targets, product.path(dev.scope) if dev.scope else None)
             gathered.append(device_evidence(asyncio.run(gather_device(scope, options, on_phase))))
         target = Target(kind="product", name=product.name,

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from iotcop.cli_common import FORMAT, Format, err, handles_errors, nullcontext
 from iotcop.cli_report import FORMATS_HELP, finish, report_formats
-from iotcop.device.options import load_credentials, parse_ports
+from iotcop.device.options import DeviceOptions, load_credentials, with_ports
 from iotcop.errors import UsageError
 
 
@@ -45,17 +45,14 @@ def assess_device_cmd(
     from iotcop.catalogue import load_catalogue
     from iotcop.declaration import load_declaration
     from iotcop.device.net import NetLimits
-    from iotcop.device.options import DeviceOptions
     from iotcop.firmware.facts import collect_firmware
 
     if not targets and scope is None:
         raise UsageError("name the device: a host, an address or a CIDR range (or --scope FILE)")
-    tcp = tuple(range(1, 65536)) if all_ports else parse_ports(ports) if ports else None
-    options = DeviceOptions(limits=NetLimits(concurrency, rate, timeout), bruteforce_attempts=bruteforce,
-                            destructive=destructive, input_probes=not no_input, use_nmap=not no_nmap,
-                            credentials=load_credentials(credentials) if credentials else ())
-    if tcp is not None:
-        options = DeviceOptions(**{**options.__dict__, "tcp_ports": tcp})
+    options = with_ports(DeviceOptions(limits=NetLimits(concurrency, rate, timeout), bruteforce_attempts=bruteforce,
+                                       destructive=destructive, input_probes=not no_input, use_nmap=not no_nmap,
+                                       credentials=load_credentials(credentials) if credentials else ()),
+                         ports, all_ports)
     chosen = report_formats(reports)
     catalogue = load_catalogue()
     decl = load_declaration(declaration, catalogue) if declaration else None

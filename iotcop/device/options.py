@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from iotcop.device.net import NetLimits
@@ -82,3 +82,11 @@ def load_credentials(path: Path) -> tuple[Credential, ...]:
     if not pairs:
         raise UsageError(f"{path} has no 'user:password' line")
     return pairs
+
+
+def with_ports(options: DeviceOptions, ports: str | None, all_ports: bool = False) -> DeviceOptions:
+    """The port choice of a command line or a product file: every TCP port, a list ('22,80,8000-8100'), or the
+    default list of the ports IoT products expose."""
+    if all_ports:
+        return replace(options, tcp_ports=tuple(range(1, MAX_PORT + 1)))
+    return replace(options, tcp_ports=parse_ports(ports)) if ports else options
