@@ -31,7 +31,7 @@ class Scope:
             ip = ipaddress.ip_address(address) if isinstance(address, str) else address
         except ValueError:
             return False
-        return any(ip in n for n in self.networks) and not any(ip in n for n in self.excluded)
+        return any(_within(ip, n) for n in self.networks) and not any(_within(ip, n) for n in self.excluded)
 
     def hosts(self) -> list[Address]:
         """Every address in scope, in order (networks expanded; a single address is itself)."""
@@ -44,6 +44,12 @@ class Scope:
     def describe(self) -> str:
         parts = [str(n) for n in self.networks] + [f"!{n}" for n in self.excluded]
         return ", ".join(parts) or "nothing"
+
+
+def _within(ip: Address, net: Network) -> bool:
+    """Membership that honours IPv6 zones: fe80::1%eth1 is not the fe80::1%eth0 the user named."""
+    zone = getattr(net.network_address, "scope_id", None)
+    return ip in net and (zone is None or getattr(ip, "scope_id", None) == zone)
 
 
 def _resolve(name: str) -> tuple[Address, ...]:

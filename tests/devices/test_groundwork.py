@@ -26,6 +26,12 @@ def test_scope_takes_addresses_ranges_names_and_a_file_with_exclusions(tmp_path:
     assert ipaddress.ip_address("127.0.0.65") not in scope.hosts()
 
 
+def test_an_ipv6_zone_is_part_of_the_address() -> None:
+    scope = make_scope(["fe80::1%eth0"])
+    assert scope.allows("fe80::1%eth0")
+    assert not scope.allows("fe80::1%eth1") and not scope.allows("fe80::1")
+
+
 @pytest.mark.parametrize("bad", ["", "10.0.0.0/8", "no such host.invalid", "300.1.1.1/33"])
 def test_a_bad_or_huge_target_is_a_usage_error(bad: str) -> None:
     with pytest.raises(UsageError):
