@@ -10,7 +10,10 @@ recorded per host with ``tool_run``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
+import signal
 import time
 import xml.etree.ElementTree as ET
 
@@ -23,14 +26,35 @@ from iotcop.model import NetworkService
 
 NMAP_MAX_OUTPUT = 16 << 20
 NMAP_PARALLEL = 4  # nmap processes at once (one per host)
+NMAP_GRACE = 30.0  # seconds nmap may run beyond its own --host-timeout before it is killed
 
 
 def nmap_command(nmap: str, host: str, ports: tuple[int, ...], timeout: float, rate: float) -> list[str]:
     """nmap's connect scan of ``ports`` on one host, XML on stdout; bounded retries, rate and time."""
-    host_timeout = max(10, int(timeout * 10 + len(ports) / max(rate, 1.0) * 2))
+    host_timeout = nmap_host_timeout(timeout, ports, rate)
     return [nmap, "-sT", "-Pn", "-n", "-oX", "-", "--max-retries", "1", "--host-timeout", f"{host_timeout}s",
             "--max-rtt-timeout", f"{max(100, int(timeout * 1000))}ms", "--max-rate", f"{max(1, int(rate))}",
             *(["-6"] if ":" in host else []), "-p", _port_list(ports), host]
+
+
+def nmap_host_timeout(timeout: float, ports: tuple[int, ...], rate: float) -> int:
+    """nmap's --host-timeout (seconds) for ``ports`` at ``rate``."""
+    return max(10, int(timeout * 10 + len(ports) / max(rate, 1.0) * 2))
+
+
+def nmap_time_limit(timeout: float, ports: tuple[int, ...], rate: float) -> float:
+    """How long the nmap process may run at all (its host timeout and a grace): then it is killed."""
+    return nmap_host_timeout(timeout, ports, rate) + NMAP_GRACE
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill nmap and everything in its session (it was started in a new one), and reap it."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), 5.0)
 
 
 def _port_list(ports: tuple[int, ...]) -> str:
@@ -75,13 +99,24 @@ async def nmap_scan(net: Network, nmap: str, host: str, ports: tuple[int, ...]) 
     net.check(host)
     command = nmap_command(nmap, host, ports, net.limits.timeout, net.limits.rate)
     started = time.monotonic()
+    limit = nmap_time_limit(net.limits.timeout, ports, net.limits.rate)
     try:
         proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
-        out, err = await proc.communicate()
+                                                    stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+                                                    start_new_session=True)
     except OSError as exc:
         net.tool_run(host, 0, "discovery: nmap", time.monotonic() - started, outcome_of(exc))
         return None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), limit)
+    except (OSError, TimeoutError) as exc:
+        await _kill(proc)
+        why = f"nmap killed after {limit:g} s" if isinstance(exc, TimeoutError) else outcome_of(exc)
+        net.tool_run(host, 0, "discovery: nmap", time.monotonic() - started, why)
+        return None
+    except BaseException:  # cancelled: do not leave nmap running
+        await _kill(proc)
+        raise
     version, found = parse_nmap_xml(out[:NMAP_MAX_OUTPUT].decode("utf-8", "replace"))
     ok = proc.returncode == 0 and bool(version)
     outcome = "ok" if ok else f"nmap failed (exit {proc.returncode}): {err.decode('utf-8', 'replace')[-200:]}"

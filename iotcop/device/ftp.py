@@ -27,12 +27,22 @@ class Reply:
 
 
 async def read_reply(reader: asyncio.StreamReader, timeout: float) -> Reply:
-    """One reply: 'ddd text' or a 'ddd-' block up to its 'ddd ' line (bounded)."""
+    """One reply: 'ddd text' or a 'ddd-' block up to its 'ddd ' line, bounded in size and, as a whole, in time
+    (TimeoutError when it is not complete within ``timeout``); a line too long to read is no parsable reply."""
     lines: list[str] = []
     size = 0
     first = ""
+    deadline = time.monotonic() + timeout
     while size < MAX_REPLY:
-        raw = await asyncio.wait_for(reader.readline(), timeout)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete reply within {timeout:g} s")
+        try:
+            raw = await asyncio.wait_for(reader.readline(), left)
+        except TimeoutError:
+            raise TimeoutError(f"no complete reply within {timeout:g} s") from None
+        except (ValueError, asyncio.LimitOverrunError):  # a line longer than the stream's limit
+            return Reply(0, "a reply line too long to read (no line break)")
         if not raw:
             break
         size += len(raw)
@@ -58,7 +68,7 @@ class FtpSession:
         if any(c in line for c in "\r\n"):
             return Reply(0, "refused to send a line break in a command")
         self.writer.write(line.encode("latin-1", "replace") + b"\r\n")
-        await self.writer.drain()
+        await asyncio.wait_for(self.writer.drain(), self.timeout)
         return await read_reply(self.reader, self.timeout)
 
     async def login(self, user: str, password: str) -> tuple[Reply, Reply | None]:

@@ -9,7 +9,6 @@ skipped. Text is read until a prompt is recognised, the peer closes, or the time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ from iotcop.device.options import DeviceOptions, Discovered
 from iotcop.model import NetworkService
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-MAX_READ = 16384  # bytes read per step at most: a device that floods us is cut off
+MAX_READ = 16384  # text kept per step at most: a device that floods us is cut off
+MAX_RAW = 65536  # raw bytes read per step at most (negotiation included: a flood of IAC DO yields no text)
 LOGIN = re.compile(r"(login|user ?name|user)\s*:\s*$", re.I)
 PASSWORD = re.compile(r"pass(word|code)?\s*:\s*$", re.I)
 SHELL = re.compile(r"(^|[\s\w@:~/\])-])[#$%>]\s?$")
@@ -32,8 +32,8 @@ LOCKED = re.compile(r"locked|too many|try again later|blocked|temporarily", re.I
 class Telnet:
     """One telnet conversation: negotiation stripped, text accumulated."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float = 5.0) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout  # timeout: for a write to drain
         self.closed = False
         self._pending = b""  # an IAC sequence cut by a read boundary
 
@@ -72,15 +72,17 @@ class Telnet:
         return out.replace(b"\x00", b"").decode("latin-1")
 
     async def read_until(self, *patterns: re.Pattern[str], timeout: float) -> str:
-        """Text until one of ``patterns`` matches its end, the peer closes, or ``timeout`` passes."""
+        """Text until one of ``patterns`` matches its end, the peer closes, ``timeout`` passes, or MAX_READ
+        characters / MAX_RAW bytes came (a peer that floods negotiation and never reads our answers is cut off)."""
         text = ""
+        raw = 0
         deadline = time.monotonic() + timeout
-        while len(text) < MAX_READ:
+        while len(text) < MAX_READ and raw < MAX_RAW:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                data = await asyncio.wait_for(self.reader.read(4096), left)
+                data = await asyncio.wait_for(self.reader.read(min(4096, MAX_RAW - raw)), left)
             except TimeoutError:
                 break
             except OSError:
@@ -88,19 +90,31 @@ class Telnet:
             if not data:
                 self.closed = True
                 break
+            raw += len(data)
             text += self._strip(data)
-            with contextlib.suppress(OSError):
-                await self.writer.drain()
+            try:
+                await asyncio.wait_for(self.writer.drain(), max(0.01, min(left, self.timeout)))
+            except TimeoutError:
+                break  # our negotiation answers are not read: stop talking to it
+            except OSError:
+                pass
             if any(p.search(text[-200:]) or p.search(text.rstrip("\r\n")[-200:]) for p in patterns):
                 break
         return text
 
     async def send_line(self, line: str) -> None:
+        """Send one line; ConnectionError when the peer does not read it within the timeout."""
         self.writer.write(line.encode("latin-1", "replace").replace(bytes([IAC]), bytes([IAC, IAC])) + b"\r\n")
-        await self.writer.drain()
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.timeout)
+        except TimeoutError:
+            raise ConnectionError("the peer does not read what is sent") from None
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer.transport.get_write_buffer_size():
+            self.writer.transport.abort()  # what it never read would keep the socket open
+        else:
+            self.writer.close()
 
 
 def printable(text: str, limit: int = 300) -> str:
@@ -150,7 +164,7 @@ class TelnetAuthenticator:
             return Attempt(Result.DISCONNECTED, time.monotonic() - start, f"connection failed: {exc}")
         except TimeoutError:
             return Attempt(Result.ERROR, time.monotonic() - start, "connection timed out")
-        tn = Telnet(reader, writer)
+        tn = Telnet(reader, writer, timeout)
         try:
             return await self._converse(tn, user, password, timeout, start)
         except (OSError, UnicodeError) as exc:
@@ -192,7 +206,7 @@ async def greet(net: Network, service: NetworkService) -> TelnetService:
         reader, writer = await net.open_tcp(service.host, service.port, "telnet")
     except (OSError, TimeoutError) as exc:
         return TelnetService(service, "unreachable", reason=f"could not connect: {exc or type(exc).__name__}")
-    tn = Telnet(reader, writer)
+    tn = Telnet(reader, writer, net.limits.timeout)
     try:
         text = await tn.read_until(LOGIN, PASSWORD, SHELL, timeout=net.limits.timeout)
         if not text.strip() and not tn.closed:  # some servers wait for a line first

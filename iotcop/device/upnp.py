@@ -102,7 +102,7 @@ def _local(tag: str) -> str:
 
 def parse_description(body: bytes, base: str) -> tuple[list[str], str, str, list[tuple[str, str]]]:
     """(device types, friendly name, model, [(service type, absolute control URL)]) of a device description."""
-    if re.search(rb"<!(DOCTYPE|ENTITY)", body[:4096], re.IGNORECASE):
+    if re.search(rb"<!(DOCTYPE|ENTITY)", body[:MAX_BODY], re.IGNORECASE):  # anywhere: comments may come first
         raise UpnpError("description declares a DOCTYPE or entities: refused")
     try:
         root = ET.fromstring(body)
@@ -133,17 +133,20 @@ async def _read_all(reader: asyncio.StreamReader) -> bytes:
 
 async def http(net: Network, url: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
     """A bounded HTTP/1.0 request to an in-scope http:// URL: (status, body). Raises OutOfScope, OSError..."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 80  # .port raises ValueError out of 0-65535
+    except ValueError as exc:
+        raise UpnpError(f"not a usable URL ({exc}): {url[:100]}") from None
+    if parts.scheme != "http" or not host:
         raise UpnpError(f"not an http URL: {url[:100]}")
-    host, port = parts.hostname, parts.port or 80
     method = "POST" if body else "GET"
     reader, writer = await net.open_tcp(host, port, "upnp")
     try:
         head = (f"{method} {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.0\r\n"
                 f"Host: {parts.netloc}\r\nConnection: close\r\n{headers}Content-Length: {len(body)}\r\n\r\n")
         writer.write(head.encode() + body)
-        await writer.drain()
+        await asyncio.wait_for(writer.drain(), net.limits.timeout)
         data = await asyncio.wait_for(_read_all(reader), net.limits.timeout)
     finally:
         writer.close()
@@ -192,8 +195,9 @@ async def probe_control(net: Network, service_type: str, url: str, destructive: 
         control = replace(control, entry_status=status, entry_error=_field(body, "errorCode"))
         if destructive:
             control = replace(control, mapping=await _mapping(net, control, host))
-    except (OSError, TimeoutError, OutOfScope, UpnpError) as exc:
-        control = replace(control, error=str(exc) if isinstance(exc, UpnpError | OutOfScope) else outcome_of(exc))
+    except (OSError, TimeoutError, OutOfScope, UpnpError, ValueError) as exc:
+        control = replace(control, error=str(exc) if isinstance(exc, UpnpError | OutOfScope | ValueError)
+                          else outcome_of(exc))
     return control
 
 
@@ -203,9 +207,9 @@ async def describe(net: Network, device: UpnpDevice, destructive: bool) -> UpnpD
         if status != 200:
             return replace(device, description_status=status)
         types, name, model, services = parse_description(body, device.location)
-    except (OSError, TimeoutError, OutOfScope, UpnpError) as exc:
-        return replace(device, error=f"description at {device.location} not fetched: "
-                                     f"{exc if isinstance(exc, UpnpError | OutOfScope) else outcome_of(exc)}")
+    except (OSError, TimeoutError, OutOfScope, UpnpError, ValueError) as exc:
+        why = exc if isinstance(exc, UpnpError | OutOfScope | ValueError) else outcome_of(exc)
+        return replace(device, error=f"description at {device.location[:200]} not fetched: {why}")
     wan = [(t, u) for t, u in services if any(w in t for w in WAN_SERVICES)]
     controls = [await probe_control(net, t, u, destructive, device.host) for t, u in wan]
     return replace(device, description_status=status, device_types=tuple(types), friendly_name=name, model=model,
