@@ -19,7 +19,7 @@ from iotcop.device.loginfacts import ServiceLogin, judge_logins
 from iotcop.device.logins import Attempt, Result
 from iotcop.device.net import Network
 from iotcop.device.options import DeviceOptions, Discovered
-from iotcop.device.webclient import Form, HttpError, HttpResponse, Page, Target, fetch_page, parse_page, request
+from iotcop.device.webclient import Form, HttpResponse, Page, Target, fetch_page, parse_page, request
 from iotcop.model import NetworkService
 
 ADMIN_PATHS = ("/admin/", "/login.html", "/login", "/cgi-bin/", "/setup.cgi", "/index.html", "/files/")
@@ -108,7 +108,7 @@ def _judge_status(response: HttpResponse, started: float) -> Attempt:
 
 
 def _failed(exc: BaseException, started: float) -> Attempt:
-    result = Result.ERROR if isinstance(exc, HttpError) else Result.DISCONNECTED
+    result = Result.ERROR if isinstance(exc, ValueError) else Result.DISCONNECTED  # HttpError, UnicodeError
     return Attempt(result, round(time.monotonic() - started, 3), f"{type(exc).__name__}: {exc}"[:200])
 
 
@@ -155,7 +155,7 @@ class ChallengeAuth:
                 auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
             response = await request(self.net, self.target, self.path, headers={"Authorization": auth},
                                      probe="credentials")
-        except (OSError, TimeoutError, HttpError, ssl.SSLError) as exc:
+        except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:  # ValueError: HttpError, UnicodeError
             return _failed(exc, started)
         return _judge_status(response, started)
 
@@ -179,10 +179,10 @@ class FormAuth:
         try:
             first = await request(self.net, self.target, self.path, probe="credentials")
             form = parse_page(self.path, first, self.target).login_form
-            if form is None or not form.password_field:
+            if form is None or not form.is_login:
                 return Attempt(Result.ERROR, round(time.monotonic() - started, 3), "the login form is gone")
             response = await self._submit(form, first, user, password)
-        except (OSError, TimeoutError, HttpError, ssl.SSLError) as exc:
+        except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:  # ValueError: HttpError, UnicodeError
             return _failed(exc, started)
         return self._judge(response, form, started)
 

@@ -76,6 +76,11 @@ class TlsFacts:
     notes: tuple[str, ...] = field(default=())
 
 
+def server_string(service: NetworkService) -> str:
+    """``host:port`` as sslyze's command line takes it (an IPv6 address in brackets)."""
+    return f"[{service.host}]:{service.port}" if ":" in service.host else f"{service.host}:{service.port}"
+
+
 def tls_services(found: Discovered) -> list[NetworkService]:
     return [s for s in found.services if s.transport == "tcp" and (s.tls or s.name == "https")]
 
@@ -143,6 +148,7 @@ def parse_result(service: NetworkService, result: Any,
         trace = _text(result, "connectivity_error_trace") if isinstance(result, dict) else ""
         return TlsService(service, reason=f"sslyze could not connect: {trace[:200] or 'no result'}")
     scans = result.get("scan_result") or {}
+    failed = _failed_commands(scans)
     protocols: list[str] = []
     ciphers: list[tuple[str, str, int]] = []
     for key, label in PROTOCOLS:
@@ -157,9 +163,22 @@ def parse_result(service: NetworkService, result: Any,
             ciphers.append((label, str(suite.get("name", "")), bits if isinstance(bits, int) else 0))
     info = scans.get("certificate_info") if isinstance(scans, dict) else None
     certificate = parse_certificate(info.get("result")) if isinstance(info, dict) else None
-    judged = compliance.get(f"{service.host}:{service.port}")
-    return TlsService(service, protocols=tuple(protocols), ciphers=tuple(ciphers), certificate=certificate,
-                      compliant=judged[0] if judged else None, compliance=judged[1] if judged else ())
+    judged = compliance.get(f"{service.host}:{service.port}") or compliance.get(server_string(service))
+    return TlsService(service, reason="; ".join(failed)[:500], protocols=tuple(protocols), ciphers=tuple(ciphers),
+                      certificate=certificate, compliant=judged[0] if judged else None,
+                      compliance=judged[1] if judged else ())
+
+
+def _failed_commands(scans: Any) -> list[str]:
+    """The scan commands read here whose status is not COMPLETED (an ERROR is not 'protocol not supported')."""
+    failed = []
+    for key in [f"{k}_cipher_suites" for k, _ in PROTOCOLS] + ["certificate_info"]:
+        entry = scans.get(key) if isinstance(scans, dict) else None
+        status = entry.get("status") if isinstance(entry, dict) else None
+        if status != "COMPLETED":
+            why = _text(entry, "error_reason") if isinstance(entry, dict) else ""
+            failed.append(f"sslyze {key}: {str(status or 'no result')[:40]}" + (f" ({why[:80]})" if why else ""))
+    return failed
 
 
 def parse_sslyze(services: list[NetworkService], document: str, console: str) -> list[TlsService]:
@@ -193,7 +212,7 @@ async def probe_tls(net: Network, found: Discovered, options: DeviceOptions,
     with tempfile.TemporaryDirectory(prefix="iotcop-sslyze-") as tmp:
         out = Path(tmp) / "sslyze.json"
         args = [program, f"--json_out={out}", "--mozilla_config=intermediate",
-                *(f"{s.host}:{s.port}" for s in services)]
+                *(server_string(s) for s in services)]
         console, failure = await _run(args)
         document = out.read_text(encoding="utf-8", errors="replace") if out.is_file() else ""
     seconds = time.monotonic() - started

@@ -12,11 +12,16 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from iotcop.device.net import Network
 
 MAX_BODY = 512 * 1024
+MAX_HTML = 64 * 1024  # html.parser is quadratic on some inputs (CVE-2025-6069): parse at most this
+MAX_UNPARSED = 2048  # what close() may still parse (its quadratic part) after feed()
+LOGIN_EXCLUDED = re.compile(r"(?<![a-z])(new|confirm|old|repeat|retype)|(new|confirm|old|repeat|retype)(?![a-z])")
+PATH_SAFE = "!$%&'()*+,/:;=@~-._"
+QUERY_SAFE = PATH_SAFE + "?[]"
 USER_AGENT = "iotcop (device assessment)"
 
 
@@ -69,8 +74,13 @@ class Target:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def netloc(self) -> str:
+        """``host:port`` as URLs and Host headers write it (an IPv6 address in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     def url(self, path: str) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{self.netloc}{path}"
 
 
 async def request(net: Network, target: Target, path: str = "/", *, method: str = "GET",
@@ -82,7 +92,7 @@ async def request(net: Network, target: Target, path: str = "/", *, method: str 
     reader, writer = await net.open_tcp(target.host, target.port, probe, tls=client_tls() if target.tls else None,
                                         timeout=limit)
     try:
-        head = {"Host": target.where, "User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close",
+        head = {"Host": target.netloc, "User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close",
                 **(headers or {})}
         if body or method == "POST":
             head["Content-Length"] = str(len(body))
@@ -133,6 +143,8 @@ def parse_response(raw: bytes, seconds: float = 0.0) -> HttpResponse:
 
 
 def _dechunk(data: bytes) -> bytes:
+    """The chunked body's data, up to the last chunk or the first malformed size line (hex digits only: ``int``
+    would take '-6' and move backwards)."""
     out: list[bytes] = []
     pos = 0
     while pos < len(data):
@@ -140,14 +152,16 @@ def _dechunk(data: bytes) -> bytes:
         if end < 0:
             break
         size_text = data[pos:end].split(b";")[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
+        if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
             break
+        size = int(size_text, 16)
         if size == 0:
             break
         out.append(data[end + 2:end + 2 + size])
-        pos = end + 2 + size + 2
+        after = end + 2 + size + 2
+        if after <= pos:  # no progress: never loop
+            break
+        pos = after
     return b"".join(out)
 
 
@@ -160,6 +174,13 @@ class Form:
     @property
     def password_field(self) -> str | None:
         return next((n for n, t, _ in self.fields if t == "password"), None)
+
+    @property
+    def is_login(self) -> bool:
+        """Exactly one password field and nothing like new/confirm/old/repeat: a change-password form is not a
+        login form (posting guesses to it would change the device's password)."""
+        passwords = [n for n, t, _ in self.fields if t == "password"]
+        return len(passwords) == 1 and not any(LOGIN_EXCLUDED.search(n.lower()) for n, _, _ in self.fields)
 
     @property
     def user_field(self) -> str | None:
@@ -184,7 +205,7 @@ class Page:
 
     @property
     def login_form(self) -> Form | None:
-        return next((f for f in self.forms if f.password_field), None)
+        return next((f for f in self.forms if f.is_login), None)
 
 
 class _Parser(HTMLParser):
@@ -227,21 +248,26 @@ class _Parser(HTMLParser):
 
 
 def same_device(base: str, ref: str, target: Target) -> str | None:
-    """The path (with query) ``ref`` points to on this device, or None when it leaves it."""
-    absolute = urljoin(target.url(base), ref.strip())
-    parts = urlsplit(absolute)
-    if parts.scheme not in ("http", "https") or parts.hostname != target.host:
+    """The path (with query, percent-quoted: ASCII only) ``ref`` points to on this device, or None when it
+    leaves it or is not a URL."""
+    try:
+        parts = urlsplit(urljoin(target.url(base), ref.strip()))
+        if parts.scheme not in ("http", "https") or parts.hostname != target.host:
+            return None
+        if (parts.port or (443 if parts.scheme == "https" else 80)) != target.port:
+            return None
+        path = quote(parts.path or "/", safe=PATH_SAFE)
+        return path + (f"?{quote(parts.query, safe=QUERY_SAFE)}" if parts.query else "")
+    except ValueError:  # bad port, bad IPv6 literal, ...
         return None
-    if (parts.port or (443 if parts.scheme == "https" else 80)) != target.port:
-        return None
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def parse_page(path: str, response: HttpResponse, target: Target) -> Page:
     parser = _Parser()
     try:
-        parser.feed(response.text[:200_000])
-        parser.close()
+        parser.feed(response.text[:MAX_HTML])
+        if len(parser.rawdata) <= MAX_UNPARSED:  # an unfinished tag left over: close() is quadratic on it
+            parser.close()
     except (AssertionError, ValueError):
         pass
     links = list(dict.fromkeys(p for p in (same_device(path, ln, target) for ln in parser.links) if p))
@@ -260,5 +286,5 @@ async def fetch_page(net: Network, target: Target, path: str, probe: str = "http
     """The page at ``path``, or why it could not be fetched."""
     try:
         return parse_page(path, await request(net, target, path, probe=probe), target)
-    except (OSError, TimeoutError, HttpError, ssl.SSLError) as exc:
+    except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:  # HttpError, UnicodeError are ValueErrors
         return f"{type(exc).__name__}: {exc}"[:200]

@@ -4,8 +4,9 @@ form fields and query parameters found by the HTTP probe, each group bracketed b
 Groups, per parameter: command-injection canaries detected by echo (``;echo iotcop$((6*7))`` answered with
 ``iotcop42``, which the request itself never contains) and by timing (``;sleep 3`` against the baseline, twice),
 an oversized value and format strings. A device that stops answering after a group crashed (connections
-refused) or hung (timeouts): probing that service stops there. Forms that reboot, reset, upgrade or delete
-are left alone unless ``options.destructive``."""
+refused) or hung (timeouts): probing that service stops there. Unless ``options.destructive``, only GET
+parameters and login forms are probed (a POST form may store settings or change a password: listed as skipped),
+and forms or links that look like reboot, reset, upgrade or delete are left alone."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from iotcop.device.http import HttpFacts, WebService
 from iotcop.device.net import Network
 from iotcop.device.options import DeviceOptions, Discovered
-from iotcop.device.webclient import HttpError, HttpResponse, Target, request
+from iotcop.device.webclient import HttpResponse, Target, request
 
 CANARY = "iotcop42"
 ECHO = ("{};echo iotcop$((6*7))", "{}|echo iotcop$((6*7))", "{}$(echo iotcop$((6*7)))", "{}`echo iotcop$((6*7))`",
@@ -67,18 +68,22 @@ def parameters(service: WebService, destructive: bool = False) -> tuple[list[Par
     found: list[Parameter] = []
     skipped: list[str] = []
     seen: set[tuple[str, str]] = set()
-    candidates: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
+    candidates: list[tuple[str, str, tuple[tuple[str, str], ...], bool]] = []  # (path, method, values, login)
     for page in service.pages:
         for form in page.forms:
             values = tuple((n, v) for n, t, v in form.fields if t not in ("submit",))
-            candidates.append((form.action, form.method, values))
+            candidates.append((form.action, form.method, values, form.is_login))
         for link in page.links:
             parts = urlsplit(link)
             if parts.query:
-                candidates.append((parts.path, "GET", tuple(parse_qsl(parts.query, keep_blank_values=True))))
-    for path, method, values in candidates:
+                candidates.append((parts.path, "GET", tuple(parse_qsl(parts.query, keep_blank_values=True)), False))
+    for path, method, values, login in candidates:
         if not destructive and DESTRUCTIVE.search(path + " " + " ".join(n for n, _ in values)):
             skipped.append(f"{service.where}{path}: looks destructive (reboot/reset/upgrade/delete)")
+            continue
+        if not destructive and method == "POST" and not login:
+            skipped.append(f"{service.where}{path}: a POST form that is not a login form (it may store settings or "
+                           "change a password): probed only with the destructive option")
             continue
         for name, _ in values:
             if (path, name) not in seen and len(found) < MAX_PARAMS:
@@ -107,7 +112,7 @@ class _Prober:
             try:
                 await request(self.net, self.target, "/", probe="input (liveness)")
                 return ""
-            except (TimeoutError, HttpError):
+            except (TimeoutError, ValueError):  # HttpError; UnicodeError
                 verdict = "hang"
             except (OSError, ssl.SSLError):
                 verdict = "crash"
@@ -129,7 +134,7 @@ class _Prober:
                     if group.endswith("(echo)") and CANARY in response.text and CANARY not in baseline.text:
                         line = next((ln for ln in response.text.splitlines() if CANARY in ln), CANARY)
                         outcome, evidence = "injection", f"sent {payload!r}; the answer contains {line.strip()!r}"
-            except (OSError, TimeoutError, HttpError, ssl.SSLError) as exc:
+            except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:
                 evidence = f"sent {payload[:60]!r}...: {type(exc).__name__}: {exc}"[:300]
             if outcome != "handled":
                 break
@@ -168,7 +173,7 @@ async def probe_service(net: Network, service: WebService, options: DeviceOption
             break
         try:
             baseline = await prober.send(param, original)
-        except (OSError, TimeoutError, HttpError, ssl.SSLError) as exc:
+        except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:
             skipped.append(f"{target.where}{param.path} {param.name}: the original value failed ({exc})"[:200])
             continue
         probed += 1

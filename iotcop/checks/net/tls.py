@@ -8,7 +8,7 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterator
 
-from iotcop.checks.registry import check, spec_of
+from iotcop.checks.registry import CheckSpec, check, spec_of
 from iotcop.device.tls import OBSOLETE, Certificate, TlsFacts, TlsService
 from iotcop.errors import CannotAssess, NotApplicable
 from iotcop.model import AssessmentTime, Evidence, EvidenceKind, Finding, Location, Severity
@@ -27,6 +27,13 @@ def _scanned(tls: TlsFacts) -> list[TlsService]:
         raise CannotAssess("no TLS service could be scanned: " + "; ".join(f"{s.where}: {s.reason}"
                                                                            for s in tls.services))
     return scanned
+
+
+def _settle(tls: TlsFacts, spec: CheckSpec, failed: bool) -> None:
+    """A check that found nothing failing must not pass for a service sslyze could not scan: CannotAssess."""
+    unscanned = [s for s in tls.services if s.reason]
+    if unscanned and not (failed and spec.severity is not Severity.INFO):
+        raise CannotAssess("could not judge " + "; ".join(f"{s.where}: {s.reason}" for s in unscanned))
 
 
 def _loc(s: TlsService) -> Location:
@@ -52,12 +59,15 @@ def weak_protocol(tls: TlsFacts) -> Iterator[Finding]:
     """SSL 2.0/3.0 and TLS 1.0/1.1 have known attacks and are deprecated (RFC 8996): a device that still
     accepts them does not communicate with best-practice cryptography."""
     spec = spec_of(weak_protocol)
+    failed = False
     for s in _scanned(tls):
         old = [p for p in s.protocols if p in OBSOLETE]
         if old:
+            failed = True
             yield spec.finding(message=f"The TLS service at {s.where} accepts {', '.join(old)} (supported: "
                                        f"{', '.join(s.protocols)}).", location=_loc(s),
                                evidence=Evidence.of("supported: " + ", ".join(s.protocols), TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 @check(id="net.tls.weak-cipher", title="TLS service accepts weak cipher suites", kind=EvidenceKind.NETWORK,
@@ -67,15 +77,18 @@ def weak_cipher(tls: TlsFacts) -> Iterator[Finding]:
     """Anonymous, NULL, export, RC4, DES/3DES and MD5 suites, or keys under 128 bits, give no or broken
     protection: the connection is not secure even when TLS is used."""
     spec = spec_of(weak_cipher)
+    failed = False
     for s in _scanned(tls):
         weak = s.weak_ciphers()
         if weak:
             names = list(dict.fromkeys(name for _, name, _ in weak))
             shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            failed = True
             yield spec.finding(message=f"The TLS service at {s.where} accepts {len(names)} weak cipher suite(s): "
                                        f"{shown}.", location=_loc(s),
                                evidence=Evidence.of("; ".join(f"{p} {n} ({b} bits)" for p, n, b in weak[:30]),
                                                     TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 @check(id="net.tls.self-signed", title="TLS certificate is self-signed", kind=EvidenceKind.NETWORK,
@@ -86,11 +99,14 @@ def self_signed(tls: TlsFacts) -> Iterator[Finding]:
     """A self-signed certificate cannot be told apart from an attacker's: clients either accept any
     certificate or warn users into clicking through, so the connection is open to interception."""
     spec = spec_of(self_signed)
+    failed = False
     for s, c in _certified(tls):
         if c.self_signed:
+            failed = True
             yield spec.finding(message=f"The certificate of {s.where} is self-signed (issuer = subject = "
                                        f"{c.subject}).", location=_loc(s), evidence=Evidence.of(_cert_text(c),
                                                                                                 TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 def _when(text: str) -> dt.datetime | None:
@@ -108,6 +124,7 @@ def expired_certificate(tls: TlsFacts, now: AssessmentTime) -> Iterator[Finding]
     """A certificate outside its validity period fails validation: clients are trained to ignore the error,
     which makes interception easy."""
     spec = spec_of(expired_certificate)
+    failed = False
     at = now.at if now.at.tzinfo else now.at.replace(tzinfo=dt.UTC)
     for s, c in _certified(tls):
         start, end = _when(c.not_before), _when(c.not_after)
@@ -117,8 +134,10 @@ def expired_certificate(tls: TlsFacts, now: AssessmentTime) -> Iterator[Finding]
             state = f"is not valid before {c.not_before}"
         else:
             continue
+        failed = True
         yield spec.finding(message=f"The certificate of {s.where} {state} (assessed at {at.isoformat()}).",
                            location=_loc(s), evidence=Evidence.of(_cert_text(c), TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 @check(id="net.tls.weak-key", title="TLS certificate key is too small", kind=EvidenceKind.NETWORK,
@@ -127,12 +146,15 @@ def weak_key(tls: TlsFacts) -> Iterator[Finding]:
     """RSA keys under 2048 bits and EC keys under 256 bits are below current best practice (1024-bit RSA is
     within reach of well-funded attackers)."""
     spec = spec_of(weak_key)
+    failed = False
     for s, c in _certified(tls):
         minimum = 2048 if c.key_algorithm.upper() in ("RSA", "DSA") else 256 if c.key_algorithm else 0
         if 0 < c.key_size < minimum:
+            failed = True
             yield spec.finding(message=f"The certificate of {s.where} has a {c.key_size}-bit {c.key_algorithm} key "
                                        f"(at least {minimum} expected).", location=_loc(s),
                                evidence=Evidence.of(_cert_text(c), TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 def _matches(host: str, names: tuple[str, ...]) -> bool:
@@ -151,11 +173,14 @@ def hostname_mismatch(tls: TlsFacts) -> Iterator[Finding]:
     """A certificate that does not name the address clients connect to fails hostname verification, so
     clients must turn verification off to talk to the device."""
     spec = spec_of(hostname_mismatch)
+    failed = False
     for s, c in _certified(tls):
         if not _matches(s.service.host, c.names()):
+            failed = True
             yield spec.finding(message=f"The certificate of {s.where} names {', '.join(c.names()) or 'nothing'}, "
                                        f"not the address {s.service.host} it was reached at.", location=_loc(s),
                                evidence=Evidence.of(_cert_text(c), TECHNIQUE))
+    _settle(tls, spec, failed)
 
 
 @check(id="net.tls.mozilla-intermediate", title="TLS configuration is not compliant with Mozilla's intermediate "
@@ -166,12 +191,15 @@ def mozilla_intermediate(tls: TlsFacts) -> Iterator[Finding]:
     checks a server against it criterion by criterion. (Certificate path validation against public trust
     stores is left out: device certificates are rarely publicly trusted; the certificate checks judge it.)"""
     spec = spec_of(mozilla_intermediate)
+    failed = False
     scanned = _scanned(tls)
     for s in scanned:
         failures = [(k, v) for k, v in s.compliance if k not in JUDGED_ELSEWHERE]
         if s.compliant is False and failures:
+            failed = True
             yield spec.finding(message=f"sslyze found {s.where} not compliant with Mozilla's intermediate profile: "
                                        + "; ".join(k for k, _ in failures) + ".", location=_loc(s),
                                evidence=Evidence.of("\n".join(f"{k}: {v[:300]}" for k, v in failures), TECHNIQUE))
     if all(s.compliant is None for s in scanned):
         raise CannotAssess("sslyze reported no compliance result")
+    _settle(tls, spec, failed)
