@@ -10,6 +10,9 @@ is read once more without verification, so that its content can still be judged 
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -68,23 +71,30 @@ class Fetcher:
     timeout: float = TIMEOUT
     max_redirects: int = MAX_REDIRECTS
     log: list[Request] = field(default_factory=list)
+    _session: requests.Session | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def for_urls(cls, urls: list[str], ca_bundle: Path | None = None) -> Fetcher:
         return cls(scope=frozenset(host for u in urls if (host := _host(u))), ca_bundle=ca_bundle)
 
     def in_scope(self, url: str) -> bool:
-        return urlsplit(url).scheme in ("http", "https") and _host(url) in self.scope
+        return self._target(url) is not None
+
+    def _target(self, url: str) -> str | None:
+        """The URL as requests will send it, if the host it connects to is in scope; else None."""
+        prepared = _prepared(url)
+        return prepared if prepared is not None and _host(prepared) in self.scope else None
 
     def get(self, url: str) -> Fetched:
         """GET ``url`` following in-scope redirects; never raises."""
         chain: list[str] = []
         current = url
         for _ in range(self.max_redirects + 1):
-            if not self.in_scope(current):
+            target = self._target(current)
+            if target is None:
                 return _failed(url, current, f"{current} is outside the scope of this assessment ("
                                f"{', '.join(sorted(self.scope)) or 'no host named'}); not contacted", chain)
-            result = self._one(current)
+            result = self._one(target)
             if isinstance(result, Fetched):
                 return Fetched(url, result.final_url, result.status, result.content, result.content_type,
                                result.error, result.tls_error, tuple(chain), result.truncated)
@@ -121,10 +131,13 @@ class Fetcher:
     def _request(self, url: str, verify: bool | str) -> requests.Response:
         import requests
 
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.trust_env = False  # no proxy, .netrc or CA bundle from the environment: only the scope
         start = time.monotonic()
         try:
-            response = requests.get(url, stream=True, allow_redirects=False, timeout=self.timeout, verify=verify,
-                                    headers={"User-Agent": "iotcop (product security baseline)"})
+            response = self._session.get(url, stream=True, allow_redirects=False, timeout=self.timeout,
+                                         verify=verify, headers={"User-Agent": "iotcop (product security baseline)"})
         except requests.RequestException as exc:
             self.log.append(Request(url, None, _reason(exc), time.monotonic() - start))
             raise
@@ -132,27 +145,67 @@ class Fetcher:
         return response
 
     def _body(self, response: requests.Response) -> tuple[bytes, bool]:
+        """At most ``max_bytes``, read within ``timeout`` overall: a server trickling bytes is cut at the deadline
+        (the socket is shut down under the blocked read)."""
         import requests
+        import urllib3
 
         chunks: list[bytes] = []
         size = 0
-        deadline = time.monotonic() + self.timeout
+        expired = threading.Event()
+        timer = threading.Timer(self.timeout, _abort, (response, expired))
+        timer.daemon = True
+        timer.start()
         try:
-            for chunk in response.iter_content(65536):
+            while chunk := response.raw.read1(65536, decode_content=True):  # what has arrived, not a full 64 KB
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > self.max_bytes or time.monotonic() > deadline:
+                if size > self.max_bytes or expired.is_set():
                     return b"".join(chunks)[: self.max_bytes], True
-        except requests.RequestException:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError):
             return b"".join(chunks), True
-        return b"".join(chunks), False
+        finally:
+            timer.cancel()
+        return b"".join(chunks), expired.is_set()
+
+
+def _abort(response: requests.Response, expired: threading.Event) -> None:
+    expired.set()
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already closed: nothing left to stop
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _prepared(url: str) -> str | None:
+    """The URL requests will really send (None if it is not a plain http(s) URL): a backslash, whitespace or a
+    control character is refused outright, as parsers disagree on them (``http://a\\@b/`` is host b for urlsplit,
+    host a for requests)."""
+    import requests
+
+    if any(c == "\\" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    try:
+        prepared = requests.Request("GET", url).prepare().url
+    except (requests.RequestException, ValueError, UnicodeError):
+        return None
+    if prepared is None or urlsplit(prepared).scheme not in ("http", "https"):
+        return None
+    return prepared
 
 
 def _host(url: str) -> str:
+    """The host a connection to ``url`` goes to, as urllib3 (under requests) reads it; "" when there is none."""
+    from urllib3.util import parse_url
+
+    prepared = _prepared(url)
+    if prepared is None:
+        return ""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        host = parse_url(prepared).host or ""
     except ValueError:
         return ""
+    return host.strip("[]").lower()
 
 
 def _reason(exc: BaseException) -> str:

@@ -34,6 +34,9 @@ _STATUS = re.compile(r"status updates?|(?:keep|kept) (?:you|the reporter|reporte
                      r"(?:updates?|informed) (?:on|about) (?:the )?(?:progress|status)", re.IGNORECASE)
 
 
+MAX_LINE = 2000  # regexes see at most this much of a line: a long line must not make them backtrack for seconds
+
+
 @dataclass(frozen=True)
 class Element:
     """One thing the policy says, where, and whether it says when."""
@@ -74,23 +77,28 @@ def _best(lines: tuple[str, ...], pattern: re.Pattern[str], name: str) -> Elemen
     return first
 
 
+def _email(line: str) -> bool:
+    return "@" in line and _EMAIL.search(line) is not None
+
+
 def _route(text: DocumentText) -> Element | None:
     for number, line in enumerate(text.lines, start=1):
-        has_address = _EMAIL.search(line) or "mailto:" in line.lower() or re.search(r"https?://", line)
+        has_address = _email(line) or "mailto:" in line.lower() or re.search(r"https?://", line)
         if has_address and (_ROUTE_WORDS.search(line) or _ABOUT.search(line)):
             return Element("route", _excerpt(line), number)
     for number, line in enumerate(text.lines, start=1):  # the address may sit in the line after "report to:"
         if _ROUTE_WORDS.search(line) and _ABOUT.search(line) and number < len(text.lines):
             following = text.lines[number]
-            if _EMAIL.search(following) or re.search(r"https?://", following):
+            if _email(following) or re.search(r"https?://", following):
                 return Element("route", _excerpt(f"{line} {following}"), number)
     mailtos = [link for link in text.links if link.lower().startswith("mailto:") or "report" in link.lower()]
-    if mailtos and any(_ABOUT.search(line) for line in text.lines):
+    if mailtos and any(_ABOUT.search(line) for line in text.lines):  # text.lines: already cut by read_policy
         return Element("route", _excerpt(f"link: {mailtos[0]}"), 1)
     return None
 
 
 def read_policy(text: DocumentText) -> PolicyReading:
+    text = DocumentText(tuple(line[:MAX_LINE] for line in text.lines), text.links, text.kind, text.problem)
     return PolicyReading(route=_route(text), acknowledgement=_best(text.lines, _ACK, "acknowledgement"),
                          status_updates=_best(text.lines, _STATUS, "status_updates"),
                          is_policy=any(_ABOUT.search(line) for line in text.lines))

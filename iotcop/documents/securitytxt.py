@@ -16,6 +16,7 @@ from iotcop.documents.fetch import Fetched, Fetcher
 WELL_KNOWN = "/.well-known/security.txt"
 LEGACY = "/security.txt"
 _CLOCK_CODES = {"expired", "long_expiry"}
+MAX_SIZE = 64 * 1024  # RFC 9116 files are a few lines; sectxt is super-linear on some inputs, so bound what it gets
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ def parse(content: bytes, source: str, urls: list[str] | None = None) -> tuple[t
     """Fields, whether it is PGP-signed, and the RFC problems sectxt reports (clock-dependent ones left out)."""
     import sectxt  # type: ignore[import-untyped]
 
+    refused = _refusal(content)
+    if refused:
+        return (), False, (Problem("unparsable", refused, None),)
     try:
         parser = sectxt.Parser(content, urls=urls or None)
     except Exception as exc:  # sectxt on hostile bytes: a problem to report, never a crash
@@ -81,6 +85,19 @@ def parse(content: bytes, source: str, urls: list[str] | None = None) -> tuple[t
     problems = tuple(Problem(e["code"], e["message"], e["line"]) for e in parser.errors
                      if e["code"] not in _CLOCK_CODES)
     return fields, bool(getattr(parser, "_signed", False)), problems
+
+
+def _refusal(content: bytes) -> str:
+    """Why ``content`` is not given to sectxt ("" when it is): too large, or PGP armour headers repeated (sectxt
+    takes seconds per hundred such lines). A signed file has one of each: SIGNED MESSAGE and SIGNATURE."""
+    if len(content) > MAX_SIZE:
+        return (f"not read: {len(content) // 1024} KB, more than a security.txt can reasonably be "
+                f"({MAX_SIZE // 1024} KB)")
+    armour = [line.strip() for line in content.splitlines() if line.lstrip().startswith(b"-----BEGIN PGP")]
+    if len(armour) > 2 or len(set(armour)) != len(armour):
+        return (f"not read: {len(armour)} '-----BEGIN PGP' lines (a signed security.txt has one message and one "
+                "signature)")
+    return ""
 
 
 def _media_problems(fetched: Fetched) -> list[Problem]:

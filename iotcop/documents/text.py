@@ -16,6 +16,15 @@ MAX_CHARS = 2_000_000
 _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header",
            "footer", "table", "ul", "ol", "dt", "dd", "pre", "blockquote", "title", "main", "nav", "td", "th"}
 _SKIP = {"script", "style", "noscript", "template", "svg"}
+MAX_HTML_CHARS = 512 * 1024  # html.parser's cost grows faster than linearly on hostile markup (CVE-2025-6069)
+# Constructs html.parser scans to the end of the data for when they are never closed, and what closes them: the
+# opener, how far into it the closer may start, the closer. Escaping the '<' of those that cannot close gives the
+# same text (the parser hands them over as text anyway) without a scan per opener.
+_UNCLOSABLE = ((re.compile(r"<!--"), 4, re.compile(r"--\s*>")),
+               (re.compile(r"<!\[(?:temp|cdata|ignore|include|rcdata)(?![-_.a-zA-Z0-9])", re.IGNORECASE), 3,
+                re.compile(r"\]\s*\]\s*>")),
+               (re.compile(r"<!\["), 3, re.compile(r"\]\s*>")),
+               (re.compile(r"<"), 1, re.compile(r">")))
 
 
 @dataclass(frozen=True)
@@ -73,14 +82,28 @@ def decode(content: bytes) -> str:
     return content.decode("latin-1")
 
 
+def _defused(html: str) -> str:
+    """``html`` with the openers that are never closed escaped (see ``_UNCLOSABLE``), in linear time."""
+    for opener, reach, closer in _UNCLOSABLE:
+        last = -1
+        for last_close in closer.finditer(html):
+            last = last_close.start()
+        cut = max(0, last - reach + 1) if last >= 0 else 0
+        html = html[:cut] + opener.sub(lambda m: "&lt;" + m.group(0)[1:], html[cut:])
+    return html
+
+
 def html_text(content: bytes) -> DocumentText:
     parser = _Html()
+    html = decode(content)
+    cut = f"HTML cut at {MAX_HTML_CHARS // 1024} KB: the rest was not read" if len(html) > MAX_HTML_CHARS else ""
     try:
-        parser.feed(decode(content)[:MAX_CHARS])
+        parser.feed(_defused(html[:MAX_HTML_CHARS]))
         parser.close()
     except Exception as exc:  # html.parser is lenient; anything left is a malformed document, not a crash
-        return DocumentText(_lines("".join(parser.parts)), tuple(parser.links), "html", f"malformed HTML: {exc}")
-    return DocumentText(_lines("".join(parser.parts)), tuple(parser.links), "html")
+        return DocumentText(_lines("".join(parser.parts)), tuple(parser.links), "html",
+                            "; ".join(filter(None, (f"malformed HTML: {exc}", cut))))
+    return DocumentText(_lines("".join(parser.parts)), tuple(parser.links), "html", cut)
 
 
 def pdf_text(content: bytes) -> DocumentText:
