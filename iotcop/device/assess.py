@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from iotcop.device.coap import NAMES as COAP_NAMES
@@ -157,6 +157,7 @@ async def gather_device(scope: Scope, options: DeviceOptions,
     net = Network(scope, options.limits)
     tell("discovery")
     found = await discover(net, scope, options)
+    found = replace(found, names=tuple((str(ip), name) for name, ips in scope.names.items() for ip in ips))
     tell("protocols")
     notes = list(found.notes)
     failed = _failed(found)

@@ -44,6 +44,11 @@ class Discovered:
     scanned_udp: int = 0
     method: str = ""  # 'nmap 7.93 (connect scan)' or 'asyncio connect scan'
     notes: tuple[str, ...] = ()
+    names: tuple[tuple[str, str], ...] = ()  # (address, the host name the user gave for it)
+
+    def names_of(self, address: str) -> list[str]:
+        """The names the user reached ``address`` by (a certificate may rightly name those instead)."""
+        return [name for ip, name in self.names if ip == address]
 
     def of(self, *names: str) -> list[NetworkService]:
         return [s for s in self.services if s.name in names]

@@ -27,9 +27,10 @@ ALL: list[CheckFunc] = [
     checks.hostname_mismatch, checks.mozilla_intermediate]
 
 
-def _run(facts: TlsFacts, now: AssessmentTime | None = None) -> dict[str, list[str]]:
+def _run(facts: TlsFacts, now: AssessmentTime | None = None, found: Discovered | None = None) -> dict[str, list[str]]:
     now = now or AssessmentTime(at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
-    result = run_checks([spec_of(f) for f in ALL], {TlsFacts: facts, AssessmentTime: now}, {})
+    bag = {TlsFacts: facts, AssessmentTime: now, Discovered: found or Discovered(hosts=())}
+    result = run_checks([spec_of(f) for f in ALL], bag, {})
     out: dict[str, list[str]] = {spec_of(f).id: [] for f in ALL}
     for finding in result.findings:
         out[finding.check_id].append(finding.location.path)
@@ -66,6 +67,11 @@ def test_weak_server_fails_and_hardened_passes(scanned: tuple[TlsFacts, Network,
     assert bad.certificate is not None and bad.certificate.key_size == 1024 and bad.certificate.self_signed
     assert {k for k, _ in bad.compliance} >= {"tls_versions", "rsa_key_size"}
     assert set(facts.services[1].protocols) <= {"TLS 1.2", "TLS 1.3"}
+    # reached by a name its certificate carries (the user gave the name, it resolved to this address): no mismatch
+    names = bad.certificate.names()
+    assert names, "the weak server's certificate names something"
+    by_name = Discovered(hosts=(), names=((svc_web.WEAK_TLS_HOST, names[0]),))
+    assert _run(facts, found=by_name)["net.tls.hostname-mismatch"] == []
     assert [(c.host, c.probe) for c in net.log] == [(svc_web.WEAK_TLS_HOST, "tls (sslyze)"),
                                                     (svc_web.HARDENED_HOST, "tls (sslyze)")]
 

@@ -9,6 +9,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from iotcop.checks.registry import CheckSpec, check, spec_of
+from iotcop.device.options import Discovered
 from iotcop.device.tls import OBSOLETE, Certificate, TlsFacts, TlsService
 from iotcop.errors import CannotAssess, NotApplicable
 from iotcop.model import AssessmentTime, Evidence, EvidenceKind, Finding, Location, Severity
@@ -161,21 +162,25 @@ def _matches(host: str, names: tuple[str, ...]) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return any(n.lower() == host.lower() or (n.startswith("*.") and host.lower().endswith(n[1:].lower()))
-                   for n in names)
+        host = host.lower()
+        parent = host.split(".", 1)[1] if "." in host else ""
+        # a wildcard stands for exactly one label (RFC 6125 6.4.3): *.example.com names a.example.com only
+        return any(n.lower() == host or (n.startswith("*.") and parent and n[2:].lower() == parent) for n in names)
     return any(n == str(address) for n in names)
 
 
 @check(id="net.tls.hostname-mismatch", title="TLS certificate does not name the device's address",
        kind=EvidenceKind.NETWORK, severity=Severity.LOW,
        remediation="Issue the certificate for the names and addresses clients use to reach the device.")
-def hostname_mismatch(tls: TlsFacts) -> Iterator[Finding]:
+def hostname_mismatch(tls: TlsFacts, found: Discovered) -> Iterator[Finding]:
     """A certificate that does not name the address clients connect to fails hostname verification, so
-    clients must turn verification off to talk to the device."""
+    clients must turn verification off to talk to the device. A device reached by a host name the user gave
+    may rightly be certified for that name."""
     spec = spec_of(hostname_mismatch)
     failed = False
     for s, c in _certified(tls):
-        if not _matches(s.service.host, c.names()):
+        reached = [s.service.host, *found.names_of(s.service.host)]
+        if not any(_matches(name, c.names()) for name in reached):
             failed = True
             yield spec.finding(message=f"The certificate of {s.where} names {', '.join(c.names()) or 'nothing'}, "
                                        f"not the address {s.service.host} it was reached at.", location=_loc(s),
