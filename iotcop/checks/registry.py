@@ -203,7 +203,7 @@ def _all_checks() -> tuple[CheckFunc, ...]:
         net_http.missing_security_headers,
         tls.weak_protocol, tls.weak_cipher, tls.self_signed, tls.expired_certificate, tls.weak_key,
         tls.hostname_mismatch, tls.mozilla_intermediate,
-        net_input.command_injection, net_input.crash, net_input.device_hang,
+        net_input.command_injection, net_input.crash, net_input.device_hang, net_input.malformed_frame,
         mqtt.plaintext, mqtt.anonymous,
         rtsp.unauthenticated, rtsp.basic_auth,
         snmp.default_community, snmp.no_v3,

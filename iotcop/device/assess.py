@@ -18,6 +18,8 @@ from typing import TypeVar
 from iotcop.device.coap import NAMES as COAP_NAMES
 from iotcop.device.coap import CoapFacts, CoapService, probe_coap
 from iotcop.device.discovery import discover
+from iotcop.device.frames import PROTOCOLS as FRAME_PROTOCOLS
+from iotcop.device.frames import FrameFacts, probe_frames
 from iotcop.device.ftp import FtpFacts, FtpService, probe_ftp
 from iotcop.device.http import HttpFacts, WebService, probe_http
 from iotcop.device.loginfacts import LoginFacts, ServiceLogin, judge_logins
@@ -177,17 +179,24 @@ async def gather_device(scope: Scope, options: DeviceOptions,
                           lambda why: list(_not_tried(mqtt, rtsp, found, why)), notes)
     logins = LoginFacts.merge(telnet.logins, ssh.logins, ftp.logins, web.logins, more)
     tell("input handling")
-    inputs = None
+    inputs = frames = None
     if options.input_probes:
         inputs = await _guarded("input handling", probe_input(net, found, options, web),
                                 lambda why: InputFacts(services=tuple(s.where for s in web.services), skipped=(why,),
                                                        notes=(why,)), notes)
+        frames = await _guarded(
+            "malformed frames", probe_frames(net, found, options),
+            lambda why: FrameFacts(services=tuple(f"{s.host}:{s.port}" for s in found.services
+                                                  if s.name in FRAME_PROTOCOLS), skipped=(why,), notes=(why,)),
+            notes)
     facts: dict[type, object] = {
         Discovered: found, TelnetFacts: telnet, SshFacts: ssh, FtpFacts: ftp, HttpFacts: web, TlsFacts: tls,
         MqttFacts: mqtt, RtspFacts: rtsp, SnmpFacts: snmp, UpnpFacts: upnp, CoapFacts: coap, TftpFacts: tftp,
         LoginFacts: logins}
     if inputs is not None:
         facts[InputFacts] = inputs
+    if frames is not None:
+        facts[FrameFacts] = frames
     return DeviceFacts(found, facts, tuple(net.log), notes)
 
 
