@@ -8,7 +8,8 @@ Loopback only.
 
 - iotcop: ``assess_device`` (discovery over every TCP port with nmap's connect scan, identification, every
   protocol probe, default credentials with the must-fail probe, a 20-attempt brute-force series per login
-  service, TLS through sslyze, the web input probes and malformed protocol frames) — the whole assessment, in this process.
+  service, TLS through sslyze, the web input probes and malformed protocol frames) — the whole assessment, in
+  this process.
 - nmap: ``nmap -sV -sT -Pn -n -p PORTS 127.0.0.71`` on just the open TCP ports (service detection only: it
   does none of the rest).
 
