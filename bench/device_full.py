@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests" / d) for d in ("devices", "fixtures")]
-import personas  # type: ignore[import-not-found, unused-ignore]  # the test bed
-import svc_web  # type: ignore[import-not-found, unused-ignore]
+import personas  # type: ignore[import-not-found, unused-ignore]  # noqa: E402  (the test bed)
+import svc_web  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
 
-from iotcop.api import assess_device
-from iotcop.device.net import NetLimits
-from iotcop.device.options import DeviceOptions
+from iotcop.api import assess_device  # noqa: E402
+from iotcop.device.net import NetLimits  # noqa: E402
+from iotcop.device.options import DeviceOptions  # noqa: E402
 
 TARGET_SECONDS = 30.0
 
