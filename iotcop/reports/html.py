@@ -84,9 +84,24 @@ def _render(assessment: Assessment, catalogue: Catalogue, printable: bool) -> by
         a=assessment, frameworks=frameworks, first=[by_id[f] for f in SHOWN_FIRST if f in by_id],
         overall=_overall(assessment), charts=_charts(assessment, frameworks), components=_components(assessment),
         severities=_by_severity(assessment.findings), runs=_runs(assessment), printable=printable,
-        outcomes=OUTCOMES, word=_word,
+        outcomes=OUTCOMES, word=_word, device=_device(assessment),
     )
     return page.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    hosts: tuple[str, ...]
+    by_probe: tuple[tuple[str, int], ...]  # most connections first
+    by_outcome: tuple[tuple[str, int], ...]
+    shown: int = 500  # connections listed one by one (a full port scan without nmap makes 65,535)
+
+
+def _device(assessment: Assessment) -> DeviceView:
+    probes = Counter(c.probe.split(" (")[0].split(":")[0] for c in assessment.connections)
+    outcomes = Counter(c.outcome.split(":")[0] for c in assessment.connections)
+    hosts = tuple(sorted({c.host for c in assessment.connections}))
+    return DeviceView(hosts, tuple(probes.most_common()), tuple(outcomes.most_common()))
 
 
 def visible(value: object) -> object:

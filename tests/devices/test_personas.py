@@ -102,7 +102,13 @@ def test_a_device_assessment_renders_in_every_report(vulnerable_run: tuple[Asses
     from iotcop.catalogue import load_catalogue
     from iotcop.reports.formats import FORMATS
 
-    a, _ = vulnerable_run
+    a, p = vulnerable_run
     catalogue = load_catalogue()
     for name in ("json", "html", "sarif", "junit", "md", "label"):
         assert FORMATS[name].renderer()(a, catalogue)
+    page = FORMATS["html"].renderer()(a, catalogue).decode()
+    device = page[page.index('<section id="device"'):page.index("</section>", page.index('<section id="device"'))]
+    for name, port in p.tcp.items():
+        if name != "igd":
+            assert f"<code>{p.host}:{port}/tcp</code>" in device, name
+    assert f"{len(a.connections)} connection(s) made, all to the targets named ({p.host})" in device
