@@ -80,15 +80,17 @@ class FakeLogin:
     """An Authenticator over a rule, to test the engine's decisions (protocol modules are tested on real servers)."""
 
     def __init__(self, accept: set[tuple[str, str]] | None = None, anything: bool = False, lock_after: int = 0,
-                 slow_after: int = 0) -> None:
+                 slow_after: int = 0, fast_again_after: int = 0) -> None:
         self.service, self.accept, self.anything = "fake 127.0.0.1:1", accept or set(), anything
         self.lock_after, self.slow_after, self.calls = lock_after, slow_after, 0
+        self.fast_again_after = fast_again_after
 
     async def attempt(self, user: str, password: str) -> Attempt:
         self.calls += 1
         if self.lock_after and self.calls > self.lock_after:
             return Attempt(Result.LOCKED, 0.001, "429 Too Many Requests")
-        seconds = 0.6 if self.slow_after and self.calls > self.slow_after else 0.01
+        slow = self.slow_after and self.calls > self.slow_after
+        seconds = 0.6 if slow and not (self.fast_again_after and self.calls > self.fast_again_after) else 0.01
         if self.anything or (user, password) in self.accept:
             return Attempt(Result.ACCEPTED, seconds)
         return Attempt(Result.REJECTED, seconds, "Login incorrect")
@@ -121,4 +123,7 @@ def test_lockout_stops_the_defaults_and_is_the_brute_force_defence() -> None:
 def test_brute_force_measurement_tells_slowdown_from_nothing() -> None:
     assert asyncio.run(measure_bruteforce(FakeLogin(), attempts=12)).defence is Defence.NONE
     slowed = asyncio.run(measure_bruteforce(FakeLogin(slow_after=6), attempts=12))
-    assert slowed.defence is Defence.SLOWDOWN and "slowed" in slowed.detail
+    assert slowed.defence is Defence.SLOWDOWN and "stayed slow" in slowed.detail and slowed.attempts == 15
+    # slow only while something else loaded the host, then fast again: not a defence
+    busy = asyncio.run(measure_bruteforce(FakeLogin(slow_after=9, fast_again_after=12), attempts=12))
+    assert busy.defence is Defence.NONE and "transient" in busy.detail

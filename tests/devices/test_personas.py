@@ -24,7 +24,7 @@ NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
 def options(persona: Persona) -> DeviceOptions:
     return DeviceOptions(tcp_ports=tuple(sorted(persona.tcp.values())), udp_ports=tuple(sorted(persona.udp.values())),
-                         limits=NetLimits(concurrency=16, rate=200.0, timeout=2.0), bruteforce_attempts=8,
+                         limits=NetLimits(concurrency=16, rate=200.0, timeout=2.0), bruteforce_attempts=12,
                          credential_limit=12, use_nmap=True)
 
 
