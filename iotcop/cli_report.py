@@ -45,12 +45,19 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write next to the target and rename: a failed render never leaves a half-written report behind."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # a report, not a secret: the mode a plain write would give it
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_reports(assessment: Assessment, formats: list[ReportFormat], output: Path,

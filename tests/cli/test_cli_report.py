@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,6 +39,9 @@ def test_every_format_is_rendered_from_the_saved_assessment(assessment: Path, tm
     assert result.exit_code == EXIT_OK, result.output
     assert {p.name for p in tmp_path.iterdir()} == {f.filename for f in FORMATS.values()}
     assert (tmp_path / "assessment.json").read_bytes() == assessment.read_bytes()  # the same bytes again
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o666 & ~mask}  # readable like any file
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "label.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((tmp_path / "iotcop.sarif").read_text())["version"] == "2.1.0"
