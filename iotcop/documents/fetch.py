@@ -94,13 +94,28 @@ class Fetcher:
             if target is None:
                 return _failed(url, current, f"{current} is outside the scope of this assessment ("
                                f"{', '.join(sorted(self.scope)) or 'no host named'}); not contacted", chain)
-            result = self._one(target)
+            result = self._bounded(target)
             if isinstance(result, Fetched):
                 return Fetched(url, result.final_url, result.status, result.content, result.content_type,
                                result.error, result.tls_error, tuple(chain), result.truncated)
             chain.append(current)
             current = result
         return _failed(url, current, f"more than {self.max_redirects} redirects", chain)
+
+    def _bounded(self, url: str) -> Fetched | str:
+        """``_one`` within an overall deadline: a server that trickles its status line or headers (where
+        only the per-read timeout applies) is given up on, and the assessment goes on. The request runs in a
+        daemon thread, which ends when the server closes or the process does."""
+        done: list[Fetched | str] = []
+        worker = threading.Thread(target=lambda: done.append(self._one(url)), daemon=True,
+                                  name=f"iotcop fetch {url[:60]}")
+        worker.start()
+        worker.join(self.timeout * 3)
+        if done:
+            return done[0]
+        self.log.append(Request(url, None, f"no complete answer within {self.timeout * 3:.0f} s", self.timeout * 3))
+        return _failed(url, url, f"no complete answer within {self.timeout * 3:.0f} s (the server sends too "
+                                 "slowly)", [])
 
     def _one(self, url: str) -> Fetched | str:
         """One request: a Fetched, or the URL a redirect points to."""

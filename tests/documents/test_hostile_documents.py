@@ -188,6 +188,26 @@ def test_trickled_body_is_cut_at_the_deadline(servers: list[RawServer], chunked:
     assert 0 < len(out[0].content) < 100 and set(out[0].content) == {ord("x")}
 
 
+def test_trickled_headers_are_given_up_on_at_the_deadline(servers: list[RawServer]) -> None:
+    """The status line, then one header byte every 0.3 s for ever: only an overall deadline ends it."""
+    def handle(conn: socket.socket, head: str) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(200):
+            time.sleep(0.3)
+            conn.sendall(b"a")
+
+    site = RawServer("127.0.0.97", handle)
+    servers.append(site)
+    url = f"http://127.0.0.97:{site.port}/policy"
+    fetcher = Fetcher.for_urls([url])
+    fetcher.timeout = 1.0
+    start = time.monotonic()
+    result = fetcher.get(url)
+    assert time.monotonic() - start < 5
+    assert not result.ok and "no complete answer within 3 s" in result.error
+    assert fetcher.log[-1].error.startswith("no complete answer")
+
+
 def test_fast_body_is_read_whole(servers: list[RawServer]) -> None:
     body = b"policy text\n" * 50_000
     site = RawServer("127.0.0.96", reply(body))
