@@ -155,7 +155,7 @@ def load_product(path: Path) -> Product:
         spec = ProductSpec.model_validate(data)
     except ValidationError as exc:
         raise ProductError(source, [located_problem(e, lines) for e in exc.errors()]) from None
-    product = Product(spec, path.resolve().parent, source, lines)
+    product = Product(spec, path.parent, source, lines)  # paths stay as the user wrote them: portable reports
     if problems := _check_paths(product):
         raise ProductError(source, problems)
     return product
