@@ -1,16 +1,15 @@
 """JUnit XML: valid against the Jenkins/Surefire JUnit schema (tests/fixtures/schemas/junit-10.xsd, see its
 README), read back by junitparser as a CI consumer would, escaped, deterministic (golden file). The
-hand-made and real assessments are those of test_sarif.py. Regenerate the golden file with
+hand-made and real assessments are those of cases.py. Regenerate the golden file with
 ``UPDATE_GOLDEN=1 pytest tests/reports``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 
+import cases as CASES  # tests/reports/cases.py, on the path through conftest.py
 import pytest
 import xmlschema
 from hypothesis import given, settings
@@ -21,17 +20,6 @@ from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.model import Assessment, Basis, Outcome, Verdict
 from iotcop.reports.junit import clean, render_junit
 
-
-def _cases() -> ModuleType:
-    """The assessment builders of test_sarif.py, loaded by path (independent of pytest's import mode)."""
-    spec = importlib.util.spec_from_file_location("_report_cases", Path(__file__).with_name("test_sarif.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CASES = _cases()
 HOSTILE: str = CASES.HOSTILE
 XSD = xmlschema.XMLSchema10(CASES.FIXTURES / "schemas" / "junit-10.xsd")
 
@@ -39,12 +27,6 @@ XSD = xmlschema.XMLSchema10(CASES.FIXTURES / "schemas" / "junit-10.xsd")
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
     return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Assessment]:
-    real: dict[str, Assessment] = CASES.real_assessments(tmp_path_factory.mktemp("junit-real"))
-    return real
 
 
 def parse(data: bytes, tmp_path: Path) -> JUnitXml:
@@ -115,8 +97,8 @@ def test_any_reason_gives_valid_xml(reason: str, outcome: Outcome) -> None:
         assert case.find("failure").get("message") == clean(reason)  # type: ignore[union-attr]
 
 
-def test_real_assessments(real: dict[str, Assessment], catalogue: Catalogue, tmp_path: Path) -> None:
-    for name, assessment in real.items():
+def test_real_assessments(report_cases: dict[str, Assessment], catalogue: Catalogue, tmp_path: Path) -> None:
+    for name, assessment in report_cases.items():
         data = render_junit(assessment, catalogue)
         xml = parse(data, tmp_path)
         cases = cases_of(xml)
@@ -127,6 +109,6 @@ def test_real_assessments(real: dict[str, Assessment], catalogue: Catalogue, tmp
             expected = {Outcome.PASS: set(), Outcome.FAIL: {"Failure"}, Outcome.INCONCLUSIVE: {"Skipped"},
                         Outcome.NOT_APPLICABLE: {"Skipped"}}[v.outcome]
             assert kinds == expected, (name, v.requirement_id)
-    vulnerable = cases_of(parse(render_junit(real["vulnerable"], catalogue), tmp_path))
+    vulnerable = cases_of(parse(render_junit(report_cases["vulnerable"], catalogue), tmp_path))
     [failure] = vulnerable[named(catalogue, "psti", "sch1-1")].result  # type: ignore[attr-defined]
     assert "fw.credentials.default-password at /etc/shadow" in failure.text

@@ -1,15 +1,13 @@
 """The Markdown pull-request summary: the right sections, bounded in size, link-free and inert whatever the
-image contains, deterministic (golden file). The hand-made and real assessments are those of test_sarif.py.
+image contains, deterministic (golden file). The hand-made and real assessments are those of cases.py.
 Regenerate the golden file with ``UPDATE_GOLDEN=1 pytest tests/reports``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-from types import ModuleType
 
+import cases as CASES  # tests/reports/cases.py, on the path through conftest.py
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,17 +16,6 @@ from iotcop.catalogue import Catalogue, load_catalogue
 from iotcop.model import Assessment, Location, Severity
 from iotcop.reports.markdown import MAX_FINDINGS, code, render_markdown, text
 
-
-def _cases() -> ModuleType:
-    """The assessment builders of test_sarif.py, loaded by path (independent of pytest's import mode)."""
-    spec = importlib.util.spec_from_file_location("_report_cases", Path(__file__).with_name("test_sarif.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CASES = _cases()
 # what would make Markdown active: a link or image, raw HTML, an autolink, a mention
 ACTIVE = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(|(?<!\\)<[a-zA-Z/!]|(?<![\\`])https?://|@[a-zA-Z]")
 
@@ -36,12 +23,6 @@ ACTIVE = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(|(?<!\\)<[a-zA-Z/!]|(?<![\\`])ht
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
     return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Assessment]:
-    real: dict[str, Assessment] = CASES.real_assessments(tmp_path_factory.mktemp("md-real"))
-    return real
 
 
 def rows(markdown: str, heading: str) -> list[str]:
@@ -103,7 +84,7 @@ def test_an_empty_assessment(catalogue: Catalogue) -> None:
 
 
 def test_many_findings_stay_comment_sized(catalogue: Catalogue) -> None:
-    many = tuple(CASES._finding("fw.permissions.world-writable", f"{i} " + "y" * 500,
+    many = tuple(CASES.hand_finding("fw.permissions.world-writable", f"{i} " + "y" * 500,
                                 Location.in_image(f"/tmp/{i}" * 40), Severity.LOW) for i in range(3000))
     assessment = CASES.edge_assessment(catalogue).model_copy(update={"findings": many})
     md = render_markdown(assessment, catalogue).decode()
@@ -119,12 +100,12 @@ def test_any_text_stays_in_its_cell(value: str) -> None:
     assert not ACTIVE.search(re.sub(r"(`+).*?\1", "", text(value)))
 
 
-def test_real_assessments(real: dict[str, Assessment], catalogue: Catalogue) -> None:
-    vulnerable = render_markdown(real["vulnerable"], catalogue).decode()
+def test_real_assessments(report_cases: dict[str, Assessment], catalogue: Catalogue) -> None:
+    vulnerable = render_markdown(report_cases["vulnerable"], catalogue).decode()
     assert vulnerable.startswith("## iotcop assessment: vulnerable.sqfs")
     assert "❌ **FAIL**" in vulnerable and "`psti:sch1-1`" in vulnerable
     assert "`/etc/shadow" in vulnerable
-    example = render_markdown(real["example"], catalogue).decode()
+    example = render_markdown(report_cases["example"], catalogue).decode()
     assert example.startswith("## iotcop assessment: Example Camera")
     for md in (vulnerable, example):
         assert len(md) < 20_000
